@@ -1,0 +1,246 @@
+"""``Client`` and ``AsyncClient``: one surface, two ways of doing the I/O.
+
+The public methods are written once in ``_Surface``; each hands an operation (a
+generator from ``operations.py``) to ``_run``. ``Client._run`` drives it with blocking
+calls and returns the result; ``AsyncClient._run`` is a coroutine function, so on an
+``AsyncClient`` every method returns an awaitable instead.
+
+``base_url`` ``"local"`` runs the engine in this process (``local.py``): no server, the same
+surface, the same errors.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import httpx
+
+from . import wire
+from .operations import Call, Operations, Settings, Sleep
+from .resources import CircuitRef, Job
+from .retry import RetryPolicy
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+LOCAL_URLS = ("local", "local:", "local://")
+DEFAULT_TIMEOUT = 30.0
+USER_AGENT = "circuitgrad-python/0.1"
+
+
+class _Surface(Operations):
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = 3,
+        wire_format: str = "msgpack",
+        eval_job_points: int = 200_000,
+        retry: RetryPolicy | None = None,
+        transport: Any = None,
+        headers: dict[str, str] | None = None,
+    ):
+        base_url = base_url or os.environ.get("CIRCUITGRAD_URL") or DEFAULT_URL
+        api_key = api_key if api_key is not None else os.environ.get("CIRCUITGRAD_API_KEY")
+        if wire_format not in wire.WIRES:
+            raise ValueError(f"wire_format must be one of {sorted(wire.WIRES)}")
+        self.local = base_url.strip().lower() in LOCAL_URLS
+        if self.local:
+            from .local import LocalService
+
+            transport = transport or LocalService().transport(asynchronous=self._asynchronous)
+            base_url = "http://local"
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.settings = Settings(
+            retry=retry or RetryPolicy(max_retries=max_retries),
+            content_type=wire.WIRES[wire_format],
+            eval_job_points=eval_job_points,
+        )
+        sent = {"user-agent": USER_AGENT, **(headers or {})}
+        if api_key:
+            sent["authorization"] = f"Bearer {api_key}"
+        self._http = self._http_client(self.base_url, timeout, transport, sent)
+
+    _asynchronous = False
+
+    def _request_of(self, call: Call) -> httpx.Request:
+        headers = {}
+        if call.content_type:
+            headers["content-type"] = call.content_type
+        if call.accept:
+            headers["accept"] = f"{call.accept}, application/problem+json"
+        extensions = {}
+        if call.timeout is not None:
+            extensions["timeout"] = httpx.Timeout(call.timeout).as_dict()
+        return self._http.build_request(
+            call.method, call.path, content=call.body, headers=headers, extensions=extensions
+        )
+
+    # -- circuits ------------------------------------------------------------------------
+    def upload(self, circuit: Any, *, inputs=None, output: str | None = None) -> CircuitRef:
+        """Store a circuit; returns its ``CircuitRef`` (id, names, measures).
+
+        ``circuit`` is an engine ``Circuit``, a circuit document (dict, row or packed form)
+        or an expression string such as ``"(x-3*y-3*z+5)**2 + (x-2*y-2*z)**2"`` (then
+        ``inputs`` orders the inputs and ``output`` names the output, default ``f``).
+        Uploading the same circuit again returns the same id.
+        """
+        return self._run(self._upload(circuit, inputs, output))
+
+    def circuit(self, circuit_id: str) -> CircuitRef:
+        """The ``CircuitRef`` of a circuit stored earlier (from any machine), by id."""
+        return self._run(self._info(circuit_id))
+
+    def download(self, circuit: CircuitRef | str):
+        """The stored circuit as an engine ``Circuit``."""
+        return self._run(self._download(circuit))
+
+    def evaluate(self, circuit: Any, points: Any, *, job: bool | None = None,
+                 timeout: float | None = None):
+        """The circuit's outputs at ``points`` as a NumPy array.
+
+        ``circuit`` is a ``CircuitRef``, an id, or a circuit to upload first. ``points``: a
+        dict of numbers (one point: returns shape ``(m,)``), a dict of columns, a list of
+        dicts, or an array of shape ``(n,)`` or ``(N, n)`` in input order (returns
+        ``(N, m)``, one column per output). Batches over ``eval_job_points`` points (or any,
+        with ``job=True``) run as an evaluation job, waited for up to ``timeout`` seconds.
+        """
+        return self._run(self._evaluate(circuit, points, job, timeout))
+
+    # -- jobs ----------------------------------------------------------------------------
+    def gradient(
+        self,
+        circuit: Any = None,
+        *,
+        expression: str | None = None,
+        mode: str = "backward",
+        wrt: list[str] | None = None,
+        of: list[str] | None = None,
+        include_value: bool = False,
+        simplify: bool = True,
+    ) -> Job:
+        """Submit the Jacobian of ``circuit`` (a ``CircuitRef``, an id, an engine ``Circuit``
+        or a document) or of ``expression``; returns the ``Job``.
+
+        ``mode``: ``"backward"`` (backpropagation), ``"forward"`` or ``"auto"``; ``wrt``:
+        input names (default all, in order); ``of``: output names (default all);
+        ``include_value``: the result also outputs the original outputs, first;
+        ``simplify``: simplify the result. ``job.wait().result`` is the gradient circuit's
+        ``CircuitRef``, whose outputs are ``d{f}/d{x}`` row-major.
+        """
+        options = {"mode": mode, "wrt": wrt, "of": of, "include_value": include_value,
+                   "simplify": simplify}
+        return self._run(self._gradient(circuit, expression, options))
+
+    def job(self, job_id: str) -> Job:
+        """A job by id, as it is now."""
+        return self._run(self._get_job(job_id))
+
+    def _reload_job(self, job: Job):
+        return self._run(self._reload(job))
+
+    def _wait_job(self, job: Job, timeout: float | None):
+        return self._run(self._wait(job, timeout))
+
+    def _cancel_job(self, job: Job):
+        return self._run(self._cancel(job))
+
+    # -- operations ----------------------------------------------------------------------
+    def health(self) -> dict:
+        """The service's health document; raises if it does not answer."""
+        return self._run(self._health("/v1/health"))
+
+    def ready(self) -> bool:
+        """True when the service's store and at least one worker answer."""
+        return self._run(self._health("/v1/ready"))
+
+    def __repr__(self) -> str:
+        where = "local" if self.local else self.base_url
+        return f"{type(self).__name__}({where!r})"
+
+
+class Client(_Surface):
+    """A blocking client. ``Client("local")`` runs the engine in this process.
+
+    >>> client = Client("http://127.0.0.1:8000")
+    >>> f = client.upload("(x-3*y-3*z+5)**2 + (x-2*y-2*z)**2 + (x+y-5*z-3)**2")
+    >>> grad = f.gradient().wait().result
+    >>> grad.evaluate({"x": 1, "y": 2, "z": 3})
+    """
+
+    @staticmethod
+    def _http_client(base_url, timeout, transport, headers):
+        return httpx.Client(base_url=base_url, timeout=timeout, transport=transport,
+                            headers=headers)
+
+    def _run(self, op):
+        try:
+            step = next(op)
+            while True:
+                if isinstance(step, Sleep):
+                    time.sleep(step.seconds)
+                    value = None
+                else:
+                    try:
+                        value = self._http.send(self._request_of(step))
+                    except httpx.TransportError as exc:
+                        value = exc
+                step = op.send(value)
+        except StopIteration as stop:
+            return stop.value
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class AsyncClient(_Surface):
+    """The same surface as ``Client``; every method returns an awaitable.
+
+    >>> async with AsyncClient() as client:
+    ...     f = await client.upload("x*y + sin(x)")
+    ...     job = await f.gradient()
+    ...     await job.wait()
+    """
+
+    _asynchronous = True
+
+    @staticmethod
+    def _http_client(base_url, timeout, transport, headers):
+        return httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport,
+                                 headers=headers)
+
+    async def _run(self, op):
+        import asyncio
+
+        try:
+            step = next(op)
+            while True:
+                if isinstance(step, Sleep):
+                    await asyncio.sleep(step.seconds)
+                    value = None
+                else:
+                    try:
+                        value = await self._http.send(self._request_of(step))
+                    except httpx.TransportError as exc:
+                        value = exc
+                step = op.send(value)
+        except StopIteration as stop:
+            return stop.value
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()

@@ -1,0 +1,311 @@
+"""Every SDK operation, written once, without I/O (the "sans-IO" style of h11).
+
+An operation is a generator: it yields a ``Call`` when it needs an HTTP exchange (and is
+sent back the ``httpx.Response``, or the transport exception) and a ``Sleep`` when it
+must wait; it returns its result. ``Client`` runs these generators with blocking I/O and
+``AsyncClient`` with ``await`` — so retries, polling, batching and error mapping exist
+once and the two clients cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from . import wire
+from .errors import ConnectionFailed, JobCancelled, JobFailed, Timeout, from_problem
+from .resources import CircuitRef, Job
+from .retry import RETRY_STATUSES, PollSchedule, RetryPolicy, parse_retry_after
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    body: bytes | None = None
+    content_type: str | None = None
+    accept: str | None = None
+    timeout: float | None = None  # None: the client's default
+    retry: bool = True
+
+
+@dataclass
+class Sleep:
+    seconds: float
+
+
+Op = Generator[Any, Any, Any]
+
+
+@dataclass
+class Settings:
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    content_type: str = wire.MSGPACK  # bodies we send and answers we ask for
+    eval_job_points: int = 200_000  # batches larger than this go through evaluation jobs
+    poll: dict[str, float] = field(default_factory=dict)  # PollSchedule overrides
+
+
+def _path_id(x: Any) -> str:
+    return x.id if isinstance(x, CircuitRef | Job) else str(x)
+
+
+def _is_circuit(x: Any) -> bool:
+    from circuitgrad.engine.circuit import Circuit
+
+    return isinstance(x, Circuit)
+
+
+class Operations:
+    """The operations; subclasses provide ``_run`` (drive a generator) and ``settings``."""
+
+    settings: Settings
+
+    # -- one exchange, with retries ------------------------------------------------------
+    def _request(self, call: Call) -> Op:
+        """Send ``call`` until it gets a non-error answer; typed errors otherwise."""
+        attempt = 0
+        while True:
+            outcome = yield call
+            if isinstance(outcome, httpx.Response):
+                if outcome.status_code < 400:
+                    return outcome
+                err = self._api_error(outcome)
+                retryable = outcome.status_code in RETRY_STATUSES
+            elif isinstance(outcome, httpx.TimeoutException):
+                err = Timeout(f"{call.method} {call.path}: no answer in time ({outcome})")
+                err.__cause__, retryable = outcome, True
+            else:  # any other transport error: nothing was answered
+                err = ConnectionFailed(f"{call.method} {call.path}: {outcome}")
+                err.__cause__, retryable = outcome, True
+            delay = self.settings.retry.delay(attempt, getattr(err, "retry_after", None))
+            if not (call.retry and retryable) or delay is None:
+                raise err
+            yield Sleep(delay)
+            attempt += 1
+
+    def _exchange(self, call: Call) -> Op:
+        """``_request`` and the decoded body."""
+        response = yield from self._request(call)
+        return response, wire.decode(response.content, response.headers.get("content-type"))
+
+    @staticmethod
+    def _api_error(response: httpx.Response):
+        try:
+            problem = wire.decode(response.content, response.headers.get("content-type"))
+        except Exception:  # a proxy's HTML page, say: keep the status, drop the body
+            problem = None
+        if not isinstance(problem, dict):
+            problem = {"title": response.reason_phrase, "status": response.status_code}
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return from_problem(response.status_code, problem, retry_after)
+
+    def _body(self, obj: Any) -> tuple[bytes, str]:
+        ct = self.settings.content_type
+        return wire.encode(obj, ct), ct
+
+    # -- circuits ------------------------------------------------------------------------
+    def _ref(self, info: Mapping, circuit=None) -> CircuitRef:
+        known = {"id", "inputs", "outputs", "size", "depth", "wires", "nodes"}
+        return CircuitRef(
+            id=str(info["id"]),
+            inputs=list(info["inputs"]) if info.get("inputs") is not None else None,
+            outputs=list(info["outputs"]) if info.get("outputs") is not None else None,
+            size=info.get("size"),
+            depth=info.get("depth"),
+            wires=info.get("wires"),
+            nodes=info.get("nodes"),
+            extra={k: v for k, v in info.items() if k not in known},
+            _client=self,
+            _circuit=circuit,
+        )
+
+    def _upload(self, circuit: Any, inputs=None, output=None) -> Op:
+        if isinstance(circuit, CircuitRef):
+            return circuit
+        ct = self.settings.content_type
+        if isinstance(circuit, str):
+            body = {"expression": circuit}
+            if inputs is not None:
+                body["inputs"] = list(inputs)
+            if output is not None:
+                body["output"] = output
+            content = wire.encode(body, ct)
+        else:
+            if inputs is not None or output is not None:
+                raise TypeError("inputs= and output= only apply to expressions")
+            content = wire.circuit_body(circuit, ct)
+        call = Call("POST", "/v1/circuits", content, ct, ct)
+        _, info = yield from self._exchange(call)
+        return self._ref(info, circuit if _is_circuit(circuit) else None)
+
+    def _resolve(self, circuit: Any) -> Op:
+        """A ``CircuitRef`` for anything that names or is a circuit (uploading if needed)."""
+        if isinstance(circuit, CircuitRef):
+            return circuit
+        if isinstance(circuit, str):
+            return CircuitRef(circuit, _client=self)
+        return (yield from self._upload(circuit))
+
+    def _info(self, ref: Any) -> Op:
+        """What the service knows of a stored circuit: its names and measures."""
+        circuit_id = _path_id(ref)
+        ct = self.settings.content_type
+        call = Call("GET", f"/v1/circuits/{circuit_id}", accept=ct)
+        response, _ = yield from self._request(call)
+        circuit = wire.read_circuit(response.content, response.headers.get("content-type"))
+        return self._ref(_describe(circuit_id, circuit), circuit)
+
+    def _download(self, ref: Any) -> Op:
+        if isinstance(ref, CircuitRef) and ref._circuit is not None:
+            return ref._circuit
+        call = Call("GET", f"/v1/circuits/{_path_id(ref)}", accept=self.settings.content_type)
+        response = yield from self._request(call)
+        circuit = wire.read_circuit(response.content, response.headers.get("content-type"))
+        if isinstance(ref, CircuitRef):
+            ref._circuit = circuit
+        return circuit
+
+    # -- evaluation ----------------------------------------------------------------------
+    def _evaluate(self, circuit: Any, points: Any, job: bool | None, timeout) -> Op:
+        ref = yield from self._resolve(circuit)
+        arrays = not isinstance(points, Mapping) and not (
+            isinstance(points, list | tuple) and points and isinstance(points[0], Mapping)
+        )
+        if arrays and ref.inputs is None:
+            ref = yield from self._info(ref)
+        payload, count, single = wire.points_payload(points, ref.inputs)
+        as_job = job if job is not None else count > self.settings.eval_job_points
+        content, ct = self._body({"points": payload} if not as_job else
+                                 {"circuit_id": ref.id, "points": payload})
+        path = "/v1/evaluations" if as_job else f"/v1/circuits/{ref.id}/evaluate"
+        response, doc = yield from self._exchange(Call("POST", path, content, ct, ct))
+        if response.status_code == 202 or as_job:  # the service made it a job
+            evaluation = self._job(doc, response=response)
+            evaluation = yield from self._wait(evaluation, timeout)
+            doc = evaluation.result
+        m = len(ref.outputs) if ref.outputs is not None else None
+        values = wire.values_array(doc.get("values"), m)
+        return values[0] if single else values
+
+    # -- jobs ----------------------------------------------------------------------------
+    def _gradient(self, circuit, expression, options: dict) -> Op:
+        if (circuit is None) == (expression is None):
+            raise TypeError("give exactly one of a circuit (or its id) and expression=")
+        body: dict[str, Any] = {}
+        source = None
+        ct = self.settings.content_type
+        if expression is not None:
+            body["expression"] = expression
+        elif isinstance(circuit, CircuitRef | str):
+            source = circuit if isinstance(circuit, CircuitRef) else None
+            body["circuit_id"] = _path_id(circuit)
+        else:
+            body["circuit"] = wire.circuit_field(circuit, ct)
+            if _is_circuit(circuit):
+                source = circuit
+        for key, value in options.items():
+            if value is not None:
+                body[key] = list(value) if key in ("wrt", "of") else value
+        content = wire.encode(body, ct)
+        response, doc = yield from self._exchange(Call("POST", "/v1/gradients", content, ct, ct))
+        expect = _expected_names(source, options)
+        return self._job(doc, response=response, expect=expect)
+
+    def _job(self, doc: Mapping, job: Job | None = None, response=None, expect=None) -> Job:
+        if job is None:
+            job = Job(id=str(doc["id"]), _client=self, _expect=expect)
+        job.kind = doc.get("kind", job.kind)
+        job.status = doc.get("status", job.status)
+        job.progress = float(doc.get("progress", job.progress) or 0.0)
+        job.created_at = doc.get("created_at", job.created_at)
+        job.updated_at = doc.get("updated_at", job.updated_at)
+        job.error = doc.get("error")
+        job.raw = dict(doc)
+        result = doc.get("result")
+        if isinstance(result, Mapping) and "circuit_id" in result:
+            info = {**(job._expect or {}), **result, "id": result["circuit_id"]}
+            info.pop("circuit_id")
+            prior = job.result if isinstance(job.result, CircuitRef) else None
+            job.result = prior if prior is not None and prior.id == info["id"] else self._ref(info)
+        else:
+            job.result = result
+        header = response.headers.get("retry-after") if response is not None else None
+        job._retry_after = parse_retry_after(header)
+        return job
+
+    def _get_job(self, job_id: str) -> Op:
+        call = Call("GET", f"/v1/jobs/{job_id}", accept=self.settings.content_type)
+        response, doc = yield from self._exchange(call)
+        return self._job(doc, response=response)
+
+    def _reload(self, job: Job) -> Op:
+        call = Call("GET", f"/v1/jobs/{job.id}", accept=self.settings.content_type)
+        response, doc = yield from self._exchange(call)
+        return self._job(doc, job, response=response)
+
+    def _cancel(self, job: Job) -> Op:
+        call = Call("DELETE", f"/v1/jobs/{job.id}", accept=self.settings.content_type)
+        response, doc = yield from self._exchange(call)
+        return self._job(doc, job, response=response)
+
+    def _wait(self, job: Job, timeout: float | None) -> Op:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        schedule = PollSchedule(**self.settings.poll)
+        while not job.done:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise Timeout(
+                    f"job {job.id} still {job.status} ({job.progress:.0%}) after {timeout}s"
+                )
+            yield Sleep(schedule.next_delay(job._retry_after, remaining))
+            yield from self._reload(job)
+        if job.status == "failed":
+            raise JobFailed(job, job.error)
+        if job.status == "cancelled":
+            raise JobCancelled(job, job.error or {"detail": "the job was cancelled"})
+        return job
+
+    # -- operations ----------------------------------------------------------------------
+    def _health(self, path: str) -> Op:
+        call = Call("GET", path, accept=wire.JSON, retry=False)
+        try:
+            _, doc = yield from self._exchange(call)
+        except Exception:
+            if path.endswith("ready"):
+                return False
+            raise
+        return doc if path.endswith("health") else True
+
+
+def _describe(circuit_id: str, circuit) -> dict:
+    from circuitgrad.engine.measures import measures
+
+    m = measures(circuit)
+    return {
+        "id": circuit_id,
+        "inputs": list(circuit.inputs),
+        "outputs": list(circuit.output_names),
+        **{k: m[k] for k in ("size", "depth", "wires", "nodes")},
+    }
+
+
+def _expected_names(source, options: dict) -> dict | None:
+    """The gradient circuit's input and output names, as circuit-format.md fixes them."""
+    if isinstance(source, CircuitRef):
+        inputs, outputs = source.inputs, source.outputs
+    elif source is not None:
+        inputs, outputs = list(source.inputs), list(source.output_names)
+    else:
+        return None
+    if inputs is None or outputs is None:
+        return None
+    wrt = options.get("wrt") or inputs
+    of = options.get("of") or outputs
+    names = [f"d{f}/d{x}" for f in of for x in wrt]
+    if options.get("include_value"):
+        names = list(outputs) + names
+    return {"inputs": list(inputs), "outputs": names}

@@ -1,0 +1,144 @@
+"""Evaluating a circuit at one point or at a batch of points.
+
+    evaluate(c, points)            -> (N, m) float64, the fast path: c's tape (tape.py) run
+                                      by the generated kernels (kernels.py)
+    evaluate_reference(c, points)  -> the same, vertex by vertex in plain NumPy (for tests)
+
+``points`` is an (N, n) array (columns in input order), one point as a 1-D array of length
+n, or a dict input name -> number or 1-D array (numbers broadcast against arrays). Values
+follow IEEE-754: outside an op's domain the result is NaN or ±Infinity, never an exception
+or a warning. A batch may be split anywhere: evaluating slices gives the same rows.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping
+
+import numpy as np
+
+from . import ops
+from .circuit import Circuit
+from .errors import CircuitError, ErrorItem, pointer
+from .tape import Tape, compile_tape
+
+__all__ = ["evaluate", "evaluate_reference", "tape_of", "compile_tape", "as_points"]
+
+# Slots of one thread's block must stay cache-resident: B points per slot, B a power of
+# two between the bounds, as large as the budget allows for this tape's slot count.
+BLOCK_BUDGET = 1 << 20  # bytes of slots per thread
+MIN_BLOCK, MAX_BLOCK = 8, 512
+
+_tapes: weakref.WeakKeyDictionary[Circuit, Tape] = weakref.WeakKeyDictionary()
+
+
+def tape_of(c: Circuit) -> Tape:
+    """c's tape, lowered on first use and kept as long as c lives."""
+    tape = _tapes.get(c)
+    if tape is None:
+        tape = _tapes[c] = compile_tape(c)
+    return tape
+
+
+def block_size(tape: Tape, n_points: int, threads: int = 2) -> int:
+    """Points per block: fits the budget, and leaves every thread some blocks."""
+    b = MAX_BLOCK
+    while b > MIN_BLOCK and (tape.n_slots * b * 8 > BLOCK_BUDGET or b * threads > n_points):
+        b //= 2
+    return b
+
+
+def evaluate(c: Circuit, points) -> np.ndarray:
+    """Outputs of ``c`` at each point: (N, m) float64, row i for point i."""
+    X = as_points(c, points)
+    tape = tape_of(c)
+    if len(X) == 1:
+        return tape.run_point(X[0])[None, :]
+    import numba  # the parallel layer's thread count, as set for this process
+
+    threads = numba.get_num_threads()
+    block = block_size(tape, len(X), threads)
+    return np.ascontiguousarray(tape.run_batch(np.ascontiguousarray(X.T), block, threads).T)
+
+
+def evaluate_reference(c: Circuit, points) -> np.ndarray:
+    """``evaluate`` computed one vertex at a time, a NumPy column per vertex."""
+    X = as_points(c, points)
+    columns: list[np.ndarray] = []
+    with np.errstate(all="ignore"):
+        for v in range(c.n_vertices):
+            op = ops.BY_CODE[c.op[v]]
+            a = [columns[u] for u in c.args_of(v)]
+            if v < c.n_inputs:
+                col = X[:, v]
+            elif op is ops.CONST:
+                col = np.full(len(X), c.param[v])
+            elif op.reduction == "sum":
+                cs = c.coeffs[c.arg_offsets[v] : c.arg_offsets[v + 1]]
+                col = cs[0] * a[0]
+                for ci, ai in zip(cs[1:], a[1:], strict=True):
+                    col = col + ci * ai
+            elif op.reduction == "product":
+                col = a[0]
+                for ai in a[1:]:
+                    col = col * ai
+            elif op.param is not None:
+                col = op.evaluate(*a, c.param[v])
+            else:
+                col = op.evaluate(*a)
+            columns.append(np.broadcast_to(np.asarray(col, dtype=np.float64), (len(X),)))
+    out = np.empty((len(X), len(c.outputs)))
+    for j, o in enumerate(c.outputs):
+        out[:, j] = columns[o]
+    return out
+
+
+def as_points(c: Circuit, points) -> np.ndarray:
+    """``points`` as an (N, n) float64 array in c's input order, or a CircuitError."""
+    if isinstance(points, Mapping):
+        return _from_mapping(c, points)
+    try:
+        a = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise CircuitError("points must be an array of numbers", pointer("points")) from None
+    n = c.n_inputs
+    if a.ndim == 1 and len(a) == n:
+        return a[None, :]
+    if a.ndim == 2 and a.shape[1] == n:
+        return a
+    raise CircuitError(
+        f"points must have shape (N, {n}) or ({n},) for inputs {list(c.inputs)}, not {a.shape}",
+        pointer("points"),
+    )
+
+
+def _from_mapping(c: Circuit, points: Mapping) -> np.ndarray:
+    known = set(c.inputs)
+    errors = [ErrorItem(pointer("points", k), f"unknown input {k}") for k in points if k not in known]
+    errors += [ErrorItem(pointer("points", k), f"missing input {k}") for k in c.inputs if k not in points]
+    columns = {}
+    for name in c.inputs:
+        if name not in points:
+            continue
+        try:
+            col = np.asarray(points[name], dtype=np.float64)
+        except (TypeError, ValueError):
+            errors.append(ErrorItem(pointer("points", name), "must be a number or numbers"))
+            continue
+        if col.ndim > 1:
+            errors.append(ErrorItem(pointer("points", name), "must be a number or a 1-D array"))
+            continue
+        columns[name] = col
+    lengths = {len(col) for col in columns.values() if col.ndim == 1}
+    if len(lengths) > 1:
+        errors += [
+            ErrorItem(pointer("points", name), f"has {len(col)} values, others have {sorted(lengths)}")
+            for name, col in columns.items()
+            if col.ndim == 1
+        ]
+    if errors:
+        raise CircuitError(errors)
+    X = np.empty((lengths.pop() if lengths else 1, c.n_inputs))
+    for i, name in enumerate(c.inputs):
+        X[:, i] = columns[name]
+    return X

@@ -1,0 +1,545 @@
+"""Circuits from Python expressions.
+
+    x, y, z = inputs("x y z")
+    f = (x - 3*y - 3*z + 5)**2 + (x - 2*y - 2*z)**2 + (x + y - 5*z - 3)**2
+    c = build(f, names=["f"])          # or build({"f": f})
+
+An ``Expr`` is an immutable symbolic value; nothing is built until ``build``, which lowers
+the expressions into a ``CircuitBuilder`` (the rules are in ``lower`` below and in
+docs/expressions.md). Arithmetic keeps linear combinations and products symbolic so that
+``a + b - 3*c + 5`` becomes ONE ``add`` gate with coefficients and ``a*b*c`` one ``mul``.
+Operators on two numbers are folded at once (IEEE-754, never raising); functions such as
+``sin`` always make a gate.
+
+Each ``inputs()`` call makes one group (a ``Context``); an expression may combine inputs of
+one group only, and its circuit's inputs are the whole group in creation order.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+
+import numpy as np
+
+from .builder import CircuitBuilder, check_input_name
+from .circuit import Circuit
+from .errors import CircuitError, pointer
+from .ops import BY_NAME
+
+_INPUT, _LIN, _MUL, _OP = range(4)  # Expr kinds
+
+
+class Context:
+    """The inputs of one ``inputs()`` call (or of one parsed text)."""
+
+    __slots__ = ("names", "_exprs")
+
+    def __init__(self, names=()):
+        self.names: list[str] = []
+        self._exprs: dict[str, Expr] = {}
+        for name in names:
+            self.input(name)
+
+    def input(self, name: str) -> Expr:
+        """The input called ``name``, created (as the next input) when new."""
+        e = self._exprs.get(name)
+        if e is None:
+            check_input_name(name, pointer("inputs", len(self.names)))
+            e = Expr(_INPUT, self, (), float(len(self.names)))
+            self._exprs[name] = e
+            self.names.append(name)
+        return e
+
+    def get(self, name: str) -> Expr | None:
+        return self._exprs.get(name)
+
+
+class Expr:
+    """A circuit value. Kinds: an input (``value`` = its index in the context), a linear
+    combination (``items`` = ((Expr, coeff), ...), ``value`` = constant offset; a constant is
+    one with no items), a product (``items`` = factors) or an op (``items`` = args, ``name``,
+    ``value`` = parameter)."""
+
+    __slots__ = ("ctx", "kind", "items", "value", "name")
+    __array_ufunc__ = None  # numpy scalars defer to our reflected operators
+
+    def __init__(self, kind: int, ctx: Context | None, items: tuple, value: float, name=""):
+        self.kind = kind
+        self.ctx = ctx
+        self.items = items
+        self.value = value
+        self.name = name
+
+    @property
+    def is_const(self) -> bool:
+        return self.kind == _LIN and not self.items
+
+    def __repr__(self) -> str:
+        if self.kind == _INPUT:
+            return f"<Expr input {self.ctx.names[int(self.value)]!r}>"
+        if self.is_const:
+            return f"<Expr const {self.value!r}>"
+        what = {_LIN: "linear combination", _MUL: "product", _OP: self.name}[self.kind]
+        return f"<Expr {what} of {len(self.items)}>"
+
+    # -- arithmetic ------------------------------------------------------------------
+    def __add__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else _combine(self, 1.0, other, 1.0)
+
+    def __radd__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else _combine(other, 1.0, self, 1.0)
+
+    def __sub__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else _combine(self, 1.0, other, -1.0)
+
+    def __rsub__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else _combine(other, 1.0, self, -1.0)
+
+    def __neg__(self):
+        return _scale(self, -1.0)
+
+    def __pos__(self):
+        return self
+
+    def __mul__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else _multiply(self, other)
+
+    def __rmul__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else _multiply(other, self)
+
+    def __truediv__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else _divide(self, other)
+
+    def __rtruediv__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else _divide(other, self)
+
+    def __pow__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else _power(self, other)
+
+    def __rpow__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else _power(other, self)
+
+    def __abs__(self):
+        return _apply("abs", self)
+
+
+# -- constructors ----------------------------------------------------------------------
+def const(value) -> Expr:
+    """A constant (belongs to no input group, so it combines with any)."""
+    return Expr(_LIN, None, (), float(value))
+
+
+def inputs(names) -> tuple[Expr, ...]:
+    """New inputs, one group: ``inputs("x y z")`` or ``inputs(["x", "y", "z"])``."""
+    if isinstance(names, str):
+        names = names.replace(",", " ").split()
+    ctx = Context()
+    exprs = []
+    for name in names:
+        if ctx.get(name) is not None:
+            raise CircuitError(f"duplicate input name {name!r}", pointer("inputs", len(exprs)))
+        exprs.append(ctx.input(name))
+    return tuple(exprs)
+
+
+def _coerce(v) -> Expr | None:
+    if isinstance(v, Expr):
+        return v
+    if isinstance(v, numbers.Real):
+        return Expr(_LIN, None, (), float(v))
+    return None
+
+
+def _as_expr(v) -> Expr:
+    e = _coerce(v)
+    if e is None:
+        raise TypeError(f"expected an expression or a number, not {type(v).__name__}")
+    return e
+
+
+def _ctx(*exprs: Expr) -> Context | None:
+    found = None
+    for e in exprs:
+        if e.ctx is not None:
+            if found is not None and e.ctx is not found:
+                raise CircuitError(
+                    "expressions from different inputs() groups cannot be combined"
+                )
+            found = e.ctx
+    return found
+
+
+def _fold(f, *values: float) -> Expr:
+    with np.errstate(all="ignore"):  # IEEE-754: 1/0 is inf, never an exception
+        return const(float(f(*(np.float64(v) for v in values))))
+
+
+def _combine(a: Expr, ca: float, b: Expr, cb: float) -> Expr:
+    """ca·a + cb·b, constants folded into the offset."""
+    if a.is_const and b.is_const:
+        return const(ca * a.value + cb * b.value)
+    items, offset = [], 0.0
+    for e, c in ((a, ca), (b, cb)):
+        if e.is_const:
+            offset += c * e.value
+        else:
+            items.append((e, c))
+    return Expr(_LIN, _ctx(a, b), tuple(items), offset)
+
+
+def _scale(e: Expr, c: float) -> Expr:
+    if e.is_const:
+        return const(c * e.value)
+    return Expr(_LIN, e.ctx, ((e, c),), 0.0)
+
+
+def _split_scale(e: Expr) -> tuple[float, Expr]:
+    """(c, u) with e = c·u, pulling out the factor of a lone scaled term."""
+    c = 1.0
+    while e.kind == _LIN and len(e.items) == 1 and e.value == 0.0:
+        e, k = e.items[0]
+        c *= k
+    return c, e
+
+
+def _multiply(a: Expr, b: Expr) -> Expr:
+    if a.is_const and b.is_const:
+        return const(a.value * b.value)
+    if a.is_const:
+        return _scale(b, a.value)
+    if b.is_const:
+        return _scale(a, b.value)
+    ca, ua = _split_scale(a)
+    cb, ub = _split_scale(b)
+    prod = Expr(_MUL, _ctx(a, b), (ua, ub), 0.0)
+    c = ca * cb
+    return prod if c == 1.0 else Expr(_LIN, prod.ctx, ((prod, c),), 0.0)
+
+
+def _divide(a: Expr, b: Expr) -> Expr:
+    if a.is_const and b.is_const:
+        return _fold(np.divide, a.value, b.value)
+    if a.is_const and a.value == 1.0:
+        return _apply("recip", b)
+    return Expr(_OP, _ctx(a, b), (a, b), 0.0, "div")
+
+
+def _power(base: Expr, p: Expr) -> Expr:
+    """base ** p for a constant p: 1 -> base, 2 -> square, -1 -> recip, else pow."""
+    if not p.is_const:
+        raise CircuitError("an exponent must be a constant number")
+    if base.is_const:
+        return _fold(np.power, base.value, p.value)
+    if p.value == 1.0:
+        return base
+    if p.value == 2.0:
+        return _apply("square", base)
+    if p.value == -1.0:
+        return _apply("recip", base)
+    return Expr(_OP, base.ctx, (base,), p.value, "pow")
+
+
+def _apply(op_name: str, e, param: float = 0.0) -> Expr:
+    e = _as_expr(e)
+    return Expr(_OP, e.ctx, (e,), param, op_name)
+
+
+def _unary(op_name: str, py_name: str | None = None):
+    op = BY_NAME[op_name]
+
+    def f(e) -> Expr:
+        return _apply(op.name, e)
+
+    f.__name__ = f.__qualname__ = py_name or op_name
+    f.__doc__ = f"One ``{op.name}`` gate: {op.doc}."
+    return f
+
+
+exp = _unary("exp")
+log = _unary("log")
+sin = _unary("sin")
+cos = _unary("cos")
+tanh = _unary("tanh")
+sigmoid = _unary("sigmoid")
+relu = _unary("relu")
+sqrt = _unary("sqrt")
+square = _unary("square")
+recip = _unary("recip")
+step = _unary("step")
+sign = _unary("sign")
+abs_ = _unary("abs", "abs_")
+
+
+def power(e, p) -> Expr:
+    """``e ** p`` for a constant ``p`` (same lowering as the operator)."""
+    return _power(_as_expr(e), _as_expr(p))
+
+
+def function(name: str, *args) -> Expr:
+    """The op called ``name`` applied as in the expression language: unary ops make their
+    gate; ``add``/``mul``/``sub``/``div``/``neg`` mean the operators; ``pow(e, p)``."""
+    op = BY_NAME.get(name)
+    if op is None or op.name in ("input", "const"):
+        raise CircuitError(f"unknown function {name!r}")
+    args = [_as_expr(a) for a in args]
+    if op.name == "pow":
+        if len(args) != 2:
+            raise CircuitError(f"pow takes 2 arguments (base, exponent), got {len(args)}")
+        return _power(args[0], args[1])
+    k = len(args)
+    if k < op.min_args or (op.max_args is not None and k > op.max_args):
+        raise CircuitError(f"{name} takes {op.arity_text} argument(s), got {k}")
+    if name == "add":
+        total = args[0]
+        for a in args[1:]:
+            total = total + a
+        return total
+    if name == "mul":
+        total = args[0]
+        for a in args[1:]:
+            total = total * a
+        return total
+    if name == "neg":
+        return -args[0]
+    if name == "sub":
+        return args[0] - args[1]
+    if name == "div":
+        return args[0] / args[1]
+    return _apply(op.name, args[0])
+
+
+# -- building --------------------------------------------------------------------------
+def build(*exprs, names=None, inputs=None) -> Circuit:
+    """A circuit computing ``exprs`` (or the values of one ``{name: expr}`` mapping).
+
+    Its inputs are the whole ``inputs()`` group in creation order, or ``inputs`` (input
+    expressions or names, which must include every input used). Output names default to
+    ``y0, y1, ...``; an output gate is labelled with its output's name.
+    """
+    if len(exprs) == 1 and isinstance(exprs[0], Mapping):
+        if names is not None:
+            raise TypeError("names given twice: as mapping keys and as names=")
+        names = list(exprs[0].keys())
+        exprs = tuple(exprs[0].values())
+    if len(exprs) == 1 and isinstance(exprs[0], (list, tuple)):
+        exprs = tuple(exprs[0])
+    outs = [_as_expr(e) for e in exprs]
+    if not outs:
+        raise CircuitError("a circuit needs at least one output", "/outputs")
+    if names is None:
+        names = [f"y{i}" for i in range(len(outs))]
+    names = list(names)
+    ctx = _ctx(*outs)
+    if inputs is None:
+        input_names = list(ctx.names) if ctx is not None else []
+    else:
+        input_names = [_input_name(v, ctx, i) for i, v in enumerate(inputs)]
+    b = CircuitBuilder(input_names)
+    position = {name: i for i, name in enumerate(input_names)}
+    known = ctx.names if ctx is not None else []
+    vertex_of_input = [position.get(name, -1) for name in known]
+    vertices = lower(b, outs, vertex_of_input)
+    if len(names) == len(vertices):
+        for v, name in zip(vertices, names, strict=True):
+            if v >= b.n_inputs and isinstance(name, str):
+                b.label(v, name)
+    return b.build(vertices, names)
+
+
+def _input_name(v, ctx: Context | None, i: int) -> str:
+    if isinstance(v, Expr):
+        if v.kind != _INPUT:
+            raise CircuitError("inputs= lists input expressions or names", f"/inputs/{i}")
+        if ctx is not None and v.ctx is not ctx:
+            raise CircuitError("an input from a different inputs() group", f"/inputs/{i}")
+        return v.ctx.names[int(v.value)]
+    return v
+
+
+# -- lowering --------------------------------------------------------------------------
+_ADD, _NEG, _MULC = BY_NAME["add"].code, BY_NAME["neg"].code, BY_NAME["mul"].code
+
+
+def lower(b: CircuitBuilder, outputs: list[Expr], vertex_of_input: list[int]) -> list[int]:
+    """Add the gates computing ``outputs`` to ``b``; their vertices.
+
+    Rules (docs/expressions.md):
+    - a linear combination or product used exactly once, inside another linear combination
+      (resp. product), is merged into it; used more than once, it is one vertex of its own;
+    - equal terms merge their coefficients; terms whose coefficient is 0 are dropped;
+    - a combination lowers to its term when that is ``1·u``, to ``neg u`` for ``-1·u``, to a
+      constant when no term is left, else to one ``add`` whose constant offset is the
+      coefficient of a ``const 1`` argument, last;
+    - constants come first, then gates by depth (then by first use): the layered order of
+      the lecture's figures. Everything is iterative, so depth is not limited by Python's
+      recursion.
+    """
+    refs = _count_uses(outputs)
+    plan = _Plan(refs, vertex_of_input)
+    roots = [plan.node(e) for e in outputs]
+    return plan.emit(b, roots)
+
+
+def _count_uses(outputs: list[Expr]) -> dict[int, int]:
+    refs: dict[int, int] = {}
+    seen: set[int] = set()
+    stack = list(outputs)
+    for e in outputs:
+        refs[id(e)] = refs.get(id(e), 0) + 1
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        for child in e.items:
+            if e.kind == _LIN:
+                child = child[0]
+            refs[id(child)] = refs.get(id(child), 0) + 1
+            if id(child) not in seen:
+                stack.append(child)
+    return refs
+
+
+class _Plan:
+    """Canonical nodes: (kind, payload) with kind 'input' (vertex), 'const' (value) or
+    'gate' (code, node args, coeffs, param); expressions map to nodes, aliases share one."""
+
+    def __init__(self, refs: dict[int, int], vertex_of_input: list[int]):
+        self.refs = refs
+        self.vertex_of_input = vertex_of_input
+        self.node_of: dict[int, int] = {}  # id(Expr) -> node
+        self.keep: list[Expr] = []  # keeps ids valid while planning
+        self.kind: list[str] = []
+        self.data: list = []
+        self.depth: list[int] = []
+        self.const_node: dict[bytes, int] = {}
+
+    def _new(self, kind: str, data, depth: int) -> int:
+        self.kind.append(kind)
+        self.data.append(data)
+        self.depth.append(depth)
+        return len(self.kind) - 1
+
+    def const(self, value: float) -> int:
+        key = np.float64(value).tobytes()
+        n = self.const_node.get(key)
+        if n is None:
+            n = self.const_node[key] = self._new("const", value, 0)
+        return n
+
+    def node(self, root: Expr) -> int:
+        """The node of ``root``, planning its operands first (iterative post-order)."""
+        stack = [(root, None)]
+        while stack:
+            e, operands = stack[-1]
+            if id(e) in self.node_of:
+                stack.pop()
+                continue
+            if operands is None:
+                operands = self._operands(e)
+                stack[-1] = (e, operands)
+                pending = [o for o in operands[0] if id(o) not in self.node_of]
+                if pending:
+                    stack.extend((o, None) for o in reversed(pending))
+                    continue
+            stack.pop()
+            self.node_of[id(e)] = self._plan(e, operands)
+            self.keep.append(e)
+        return self.node_of[id(root)]
+
+    def _operands(self, e: Expr):
+        """(operand exprs, coeffs, offset) after merging single-use nested combinations."""
+        if e.kind == _INPUT or e.is_const:
+            return ((), None, 0.0)
+        if e.kind == _OP:
+            return (e.items, None, 0.0)
+        refs = self.refs
+        if e.kind == _MUL:
+            factors = []
+            stack = list(reversed(e.items))
+            while stack:
+                f = stack.pop()
+                if f.kind == _MUL and refs[id(f)] == 1:
+                    stack.extend(reversed(f.items))
+                else:
+                    factors.append(f)
+            return (factors, None, 0.0)
+        terms: dict[int, list] = {}
+        offset = e.value
+        stack = [(t, c) for t, c in reversed(e.items)]
+        while stack:
+            t, c = stack.pop()
+            if t.kind == _LIN and (refs[id(t)] == 1 or not t.items):
+                offset += c * t.value
+                stack.extend((u, c * k) for u, k in reversed(t.items))
+            else:
+                entry = terms.get(id(t))
+                if entry is None:
+                    terms[id(t)] = [t, c]
+                else:
+                    entry[1] += c
+        kept = [(t, c) for t, c in terms.values() if c != 0.0]
+        return ([t for t, _ in kept], [c for _, c in kept], offset)
+
+    def _plan(self, e: Expr, operands) -> int:
+        if e.kind == _INPUT:
+            v = self.vertex_of_input[int(e.value)]
+            if v < 0:
+                name = e.ctx.names[int(e.value)]
+                raise CircuitError(f"input {name!r} is used but not listed in inputs", "/inputs")
+            return self._new("input", v, 0)
+        exprs, coeffs, offset = operands
+        args = [self.node_of[id(o)] for o in exprs]
+        if e.kind == _LIN:
+            if not args:
+                return self.const(offset)
+            if offset == 0.0 and len(args) == 1 and coeffs[0] == 1.0:
+                return args[0]  # 1·u is u
+            if offset == 0.0 and len(args) == 1 and coeffs[0] == -1.0:
+                return self._gate(_NEG, args, None, 0.0)
+            if offset != 0.0:
+                args.append(self.const(1.0))
+                coeffs = coeffs + [offset]
+            return self._gate(_ADD, args, coeffs, 0.0)
+        if e.kind == _MUL:
+            return self._gate(_MULC, args, None, 0.0)
+        return self._gate(BY_NAME[e.name].code, args, None, e.value)
+
+    def _gate(self, code: int, args: list[int], coeffs, param: float) -> int:
+        depth = 1 + max(self.depth[a] for a in args)
+        return self._new("gate", (code, args, coeffs, param), depth)
+
+    def emit(self, b: CircuitBuilder, roots: list[int]) -> list[int]:
+        vertex = [0] * len(self.kind)
+        gates = []
+        for n, kind in enumerate(self.kind):
+            if kind == "input":
+                vertex[n] = self.data[n]
+            elif kind == "const":
+                vertex[n] = b.const(self.data[n])
+            else:
+                gates.append(n)
+        depth = self.depth
+        gates.sort(key=lambda n: depth[n])  # stable: first use within a level
+        add_ = b._add
+        for n in gates:
+            code, args, coeffs, param = self.data[n]
+            vertex[n] = add_(
+                code,
+                tuple(vertex[a] for a in args),
+                None if coeffs is None else tuple(coeffs),
+                param,
+                None,
+            )
+        return [vertex[r] for r in roots]

@@ -1,0 +1,82 @@
+"""∂ₐ[g] for every wire at once: the op table's rules applied op by op.
+
+The result is the lecture's gate gradient [∇g] for every gate that matters, as per-wire
+arrays ``offset + scale · f0 · f1`` (factors are vertices, -1 when absent) plus the
+gates the rules emitted. Forward and backward propagation both start from this; only
+their traversal differs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .circuit import INDEX, Circuit
+from .ops import BY_CODE
+from .templates import Emitter, Term, Vec, wire_partials
+
+
+@dataclass
+class WirePartials:
+    scale: np.ndarray  # (W,) float64
+    offset: np.ndarray  # (W,) float64
+    f0: np.ndarray  # (W,) int64, -1 = no factor
+    f1: np.ndarray  # (W,) int64
+    emitter: Emitter  # the gates the rules built, numbered after the circuit's vertices
+
+
+class Args:
+    """The arguments of a group of k-ary gates: position j is a Vec; slices are lists."""
+
+    def __init__(self, E: Emitter, matrix: np.ndarray):
+        self.E, self.matrix = E, matrix
+
+    def __len__(self) -> int:
+        return self.matrix.shape[1]
+
+    def __getitem__(self, j):
+        if isinstance(j, slice):
+            return [Vec(self.E, self.matrix[:, i]) for i in range(len(self))[j]]
+        return Vec(self.E, self.matrix[:, j])
+
+    def __iter__(self):
+        return (self[j] for j in range(len(self)))
+
+
+def gate_groups(c: Circuit, gates: np.ndarray):
+    """Yield (op, arity, gate vertices) for the given gates, grouped by op and arity."""
+    op = c.op[gates]
+    arity = c.arg_offsets[gates + 1] - c.arg_offsets[gates]
+    order = np.lexsort((arity, op))
+    gates, op, arity = gates[order], op[order], arity[order]
+    bounds = np.flatnonzero((np.diff(op) != 0) | (np.diff(arity) != 0)) + 1
+    for chunk in np.split(np.arange(len(gates)), bounds):
+        if len(chunk):
+            i = chunk[0]
+            yield BY_CODE[op[i]], int(arity[i]), gates[chunk]
+
+
+def wire_partials_of(c: Circuit, active: np.ndarray) -> WirePartials:
+    """Partials of every wire into an ``active`` gate (other wires get zero)."""
+    W = c.n_wires
+    scale, offset = np.zeros(W), np.zeros(W)
+    f0, f1 = np.full(W, -1, INDEX), np.full(W, -1, INDEX)
+    E = Emitter(c.n_vertices)
+    gates = np.flatnonzero(active & (c.arity() > 0)).astype(INDEX)
+    for op, k, g in gate_groups(c, gates):
+        wires = c.arg_offsets[g][:, None] + np.arange(k)  # (G, k) wire numbers
+        args = Args(E, c.args[wires])
+        gv, p, coeffs = Vec(E, g), c.param[g], c.coeffs[wires]
+        terms = op.partials(gv, args, p, coeffs) if op.max_args is None else op.partials(
+            gv, *args, p, coeffs)
+        if isinstance(terms, np.ndarray):  # constant partials for all positions at once
+            offset[wires] = terms
+            continue
+        if not any(isinstance(t, (Vec, Term)) for t in terms):
+            offset[wires] = np.column_stack([np.broadcast_to(t, len(g)) for t in terms])
+            continue
+        for j, term in enumerate(terms):
+            w = wires[:, j]
+            scale[w], offset[w], f0[w], f1[w] = wire_partials(term, len(g))
+    return WirePartials(scale, offset, f0, f1, E)

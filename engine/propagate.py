@@ -1,0 +1,189 @@
+"""Forward propagation and backpropagation as circuit-to-circuit passes.
+
+Both return a circuit with the same inputs whose outputs are the Jacobian entries
+∂fᵢ/∂xⱼ in row-major order, named ``d{f}/d{x}``. The result keeps the source circuit
+as its first vertices, then the rule gates of ``partials.py``, then what the sweeps of
+``sweeps.py`` emit. No simplification happens here (see ``simplify.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from . import sweeps
+from .circuit import INDEX, Circuit
+from .errors import Cancelled, CircuitError, pointer
+from .ops import ADD, CONST, MUL
+from .partials import wire_partials_of
+
+_CODES = np.array([CONST.code, ADD.code, MUL.code], dtype=np.uint8)
+
+
+def resolve(c: Circuit, wrt=None, of=None) -> tuple[list[int], list[int]]:
+    """Input positions for ``wrt`` and output positions for ``of`` (names, or None = all)."""
+    def pick(names, known, key):
+        if names is None:
+            return list(range(len(known)))
+        if isinstance(names, str):
+            names = [names]
+        index = {n: i for i, n in enumerate(known)}
+        errors, seen, picked = [], set(), []
+        for i, n in enumerate(names):
+            if not isinstance(n, str) or n not in index:
+                errors.append((pointer(key, i), f"{n!r} is not one of the circuit's {key} names"))
+            elif n in seen:
+                errors.append((pointer(key, i), f"{n!r} is named twice"))
+            else:
+                seen.add(n)
+                picked.append(index[n])
+        if not names:
+            errors.append((pointer(key), "is empty: the Jacobian would have no entries"))
+        if errors:
+            from .errors import ErrorItem
+
+            raise CircuitError([ErrorItem(p, m) for p, m in errors])
+        return picked
+
+    xs = pick(wrt, c.inputs, "wrt")
+    fs = pick(of, c.output_names, "of")
+    if not c.inputs:
+        raise CircuitError("the circuit has no inputs: the Jacobian would have no entries", "/wrt")
+    return xs, fs
+
+
+def gradient_names(c: Circuit, xs, fs) -> list[str]:
+    return [f"d{c.output_names[i]}/d{c.inputs[j]}" for i in fs for j in xs]
+
+
+class _Buffer:
+    """The result's arrays, growing: the source circuit, the rule gates, then the sweeps'."""
+
+    def __init__(self, c: Circuit, rule_gates, gates: int, wires: int):
+        r_op, r_arity, r_args, r_coeffs, r_param = rule_gates
+        V, W = c.n_vertices + len(r_op), c.n_wires + len(r_args)
+        self.op = np.empty(V + gates, np.uint8)
+        self.offsets = np.empty(V + gates + 1, INDEX)
+        self.param = np.empty(V + gates)
+        self.args = np.empty(W + wires, INDEX)
+        self.coeffs = np.empty(W + wires)
+        for target, parts in ((self.op, (c.op, r_op)), (self.param, (c.param, r_param)),
+                              (self.args, (c.args, r_args)), (self.coeffs, (c.coeffs, r_coeffs))):
+            np.concatenate(parts, out=target[: sum(len(p) for p in parts)])
+        self.offsets[: c.n_vertices + 1] = c.arg_offsets
+        np.cumsum(r_arity, out=self.offsets[c.n_vertices + 1 : V + 1])
+        self.offsets[c.n_vertices + 1 : V + 1] += c.n_wires
+        self.count = np.array([V, W, -1, -1], dtype=INDEX)
+
+    def reserve(self, gates: int, wires: int) -> None:
+        g, w = self.count[0] + gates, self.count[1] + wires
+        if g > len(self.op):
+            size = max(g, 2 * len(self.op))
+            self.op, self.param = np.resize(self.op, size), np.resize(self.param, size)
+            self.offsets = np.resize(self.offsets, size + 1)
+        if w > len(self.args):
+            size = max(w, 2 * len(self.args))
+            self.args, self.coeffs = np.resize(self.args, size), np.resize(self.coeffs, size)
+
+    @property
+    def tuple(self):
+        return (self.op, self.offsets, self.args, self.coeffs, self.param, self.count)
+
+    def vertex(self, d: int) -> int:
+        """A sweep's derivative handle as a vertex (ONE/NONE become shared constants)."""
+        if d >= 0:
+            return d
+        value = 1.0 if d == sweeps.ONE else 0.0
+        return int(sweeps._const(self.tuple, 0, _CODES, value))
+
+    def circuit(self, c: Circuit, outputs, names) -> Circuit:
+        g, w = self.count[0], self.count[1]
+        return Circuit.from_arrays(c.inputs, self.op[:g], self.offsets[: g + 1], self.args[:w],
+                                   self.coeffs[:w], self.param[:g], outputs, names, c.labels)
+
+
+def _hooks(progress, should_stop):
+    def tick(done: float) -> None:
+        if should_stop is not None and should_stop():
+            raise Cancelled()
+        if progress is not None:
+            progress(done)
+
+    return tick
+
+
+def propagate(
+    c: Circuit,
+    mode: str,
+    wrt=None,
+    of=None,
+    include_value: bool = False,
+    progress: Callable[[float], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Circuit:
+    """The raw Jacobian circuit by ``mode`` "forward" or "backward" (no simplification)."""
+    xs, fs = resolve(c, wrt, of)
+    tick = _hooks(progress, should_stop)
+    tick(0.0)
+    seeds = np.zeros(c.n_vertices, bool)
+    seeds[xs] = True
+    depends = sweeps.reach_forward(c.arg_offsets, c.args, seeds)  # on some wrt input
+    seeds[:] = False
+    seeds[c.outputs[fs]] = True
+    needed = sweeps.reach_backward(c.arg_offsets, c.args, seeds)  # by some chosen output
+    active = depends & needed
+    P = wire_partials_of(c, active)
+    tick(0.1)
+
+    E = P.emitter
+    wires_active = int(np.count_nonzero(active[c.wire_owner()]))
+    vertices_active = int(np.count_nonzero(active))
+    per_sweep = (wires_active + vertices_active + 2, 5 * wires_active + vertices_active + 2)
+    buf = _Buffer(c, E.arrays(), *per_sweep)
+    P_arrays = (P.scale, P.offset, P.f0, P.f1)
+    deriv = np.empty(E.next, INDEX)
+    terms = 2 * int(np.max(np.bincount(c.args, minlength=1), initial=1)) + 2
+    terms = max(terms, 2 * int(np.max(c.arity(), initial=1)) + 2)
+    tv, tc = np.empty(terms, INDEX), np.empty(terms)
+    seeds_list = xs if mode == "forward" else [int(c.outputs[i]) for i in fs]
+    results: dict[int, list[int]] = {}
+    if mode == "backward":  # wires grouped by the vertex they read, for sequential access
+        rev_wire = np.argsort(c.args, kind="stable")
+        consumer = c.wire_owner()[rev_wire]
+        P_arrays = tuple(a[rev_wire] for a in P_arrays)
+        rev_off = np.zeros(c.n_vertices + 1, INDEX)
+        np.cumsum(np.bincount(c.args, minlength=c.n_vertices), out=rev_off[1:])
+    for k, seed in enumerate(seeds_list):
+        buf.reserve(*per_sweep)
+        deriv[:] = sweeps.NONE
+        if mode == "forward":
+            sweeps.forward_sweep(seed, c.arg_offsets, c.args, needed, P_arrays, buf.tuple, 0,
+                                 _CODES, deriv, tv, tc)
+            results[k] = [int(deriv[c.outputs[i]]) for i in fs]
+        else:
+            sweeps.backward_sweep(seed, consumer, rev_off, depends, P_arrays, buf.tuple, 0,
+                                  _CODES, deriv, tv, tc)
+            results[k] = [int(deriv[x]) for x in xs]
+        tick(0.1 + 0.9 * (k + 1) / len(seeds_list))
+    if mode == "forward":  # results[j][i] = ∂f_i/∂x_j; emit row-major over (i, j)
+        handles = [results[j][i] for i in range(len(fs)) for j in range(len(xs))]
+    else:
+        handles = [results[i][j] for i in range(len(fs)) for j in range(len(xs))]
+    buf.reserve(2, 0)
+    out = [buf.vertex(h) for h in handles]
+    names = gradient_names(c, xs, fs)
+    if include_value:
+        out = [int(v) for v in c.outputs] + out
+        names = list(c.output_names) + names
+    return buf.circuit(c, np.array(out, INDEX), names)
+
+
+def forward_propagate(c: Circuit, wrt=None, of=None, **hooks) -> Circuit:
+    """The lecture's General Forward Propagation: size Θ(n·(s+w))."""
+    return propagate(c, "forward", wrt, of, **hooks)
+
+
+def backward_propagate(c: Circuit, wrt=None, of=None, **hooks) -> Circuit:
+    """The lecture's Backpropagation: at most 3·wires + nodes gates per output (Theorem 3)."""
+    return propagate(c, "backward", wrt, of, **hooks)

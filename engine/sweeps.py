@@ -1,0 +1,173 @@
+"""The two traversals of the lecture, compiled: they only multiply and add.
+
+Both apply the chain rule with the per-wire partials of ``partials.py``:
+forward (5)  ∂g/∂x = Σ_{wires a→g} ∂a/∂x · ∂ₐ[g]   in topological order, once per input x;
+backward (6) ∂y/∂g = Σ_{wires g→u} ∂y/∂u · ∂_g[u]  in reverse order, once per output y.
+A derivative is a vertex of the result, ``ONE`` (the constant 1) or ``NONE`` (zero).
+Each wire costs at most one multiplication (its factors ride in the same ``mul``) and each
+vertex at most one addition, which with at most one rule gate per wire is Theorem 3's
+3·wires + nodes.
+
+Emitted gates are appended to the result's own arrays, ``buf = (op, arg_offsets, args,
+coeffs, param, count)`` with ``count = [vertices, wires, const-1 vertex, const-0 vertex]``.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+NONE = -1  # the derivative is zero
+ONES = np.ones(3)  # coefficients of emitted mul gates (numba freezes globals as constants)
+EMPTY = np.empty(0, np.int64)
+ONE = -2  # the derivative is the constant 1
+
+
+@numba.njit(cache=True, inline="always")
+def _emit(buf, base, code, vals, n, coefs, param):
+    op, offsets, args, coeffs, params, count = buf
+    g, w = count[0], count[1]
+    op[g] = code
+    params[g] = param
+    for i in range(n):
+        args[w + i] = vals[i]
+        coeffs[w + i] = coefs[i]
+    offsets[g + 1] = w + n
+    count[0] = g + 1
+    count[1] = w + n
+    return g
+
+
+@numba.njit(cache=True, inline="always")
+def _const(buf, base, codes, value):
+    """The shared const vertex for 1 or 0; a new one for any other value."""
+    count = buf[5]
+    slot = 2 if value == 1.0 else (3 if value == 0.0 else -1)
+    if slot > 0 and count[slot] >= 0:
+        return count[slot]
+    v = _emit(buf, base, codes[0], EMPTY, 0, ONES, value)
+    if slot > 0:
+        count[slot] = v
+    return v
+
+
+@numba.njit(cache=True, inline="always")
+def _add_term(d, w, P, buf, base, codes, tv, tc, nt, scratch):
+    """Append d · ∂(wire w) to the term list (tv, tc); returns (nt, constant part)."""
+    scale, offset, f0, f1 = P
+    cacc = 0.0
+    if scale[w] != 0.0 and f0[w] >= 0:  # a product: d · f0 [· f1], one mul at most
+        k = 0
+        if d != ONE:
+            scratch[k] = d
+            k += 1
+        scratch[k] = f0[w]
+        k += 1
+        if f1[w] >= 0:
+            scratch[k] = f1[w]
+            k += 1
+        if k == 1:
+            prod = scratch[0]
+        else:
+            prod = _emit(buf, base, codes[2], scratch, k, ONES, 0.0)
+        tv[nt] = prod
+        tc[nt] = scale[w]
+        nt += 1
+    if offset[w] != 0.0:
+        if d == ONE:
+            cacc = offset[w]
+        else:
+            tv[nt] = d
+            tc[nt] = offset[w]
+            nt += 1
+    return nt, cacc
+
+
+@numba.njit(cache=True, inline="always")
+def _combine(buf, base, codes, tv, tc, nt, cacc):
+    """One vertex for Σ tc·tv + cacc: no gate for a lone term or a constant 1."""
+    if nt == 0:
+        if cacc == 0.0:
+            return NONE
+        if cacc == 1.0:
+            return ONE
+        return _const(buf, base, codes, cacc)
+    if cacc != 0.0:
+        tv[nt] = _const(buf, base, codes, 1.0)
+        tc[nt] = cacc
+        nt += 1
+    if nt == 1 and tc[0] == 1.0:
+        return tv[0]
+    return _emit(buf, base, codes[1], tv, nt, tc, 0.0)
+
+
+@numba.njit(cache=True)
+def backward_sweep(y, consumer, rev_off, live, P, buf, base, codes, deriv, tv, tc):
+    """∂y/∂v for every vertex v into ``deriv`` (reset by the caller to NONE).
+
+    Wires come in reverse CSR order (grouped by the vertex they read, then by consumer):
+    ``consumer`` and the partials ``P`` are indexed by that position, so the sweep reads
+    them sequentially.
+    """
+    scratch = np.empty(3, np.int64)
+    deriv[y] = ONE
+    for v in range(y - 1, -1, -1):
+        if not live[v]:
+            continue
+        nt = 0
+        cacc = 0.0
+        for r in range(rev_off[v], rev_off[v + 1]):
+            u = consumer[r]
+            if u > y:
+                break  # wires are sorted by consumer; later ones cannot reach y
+            d = deriv[u]
+            if d == NONE:
+                continue
+            nt, c = _add_term(d, r, P, buf, base, codes, tv, tc, nt, scratch)
+            cacc += c
+        deriv[v] = _combine(buf, base, codes, tv, tc, nt, cacc)
+
+
+@numba.njit(cache=True)
+def forward_sweep(x, arg_offsets, args, live, P, buf, base, codes, deriv, tv, tc):
+    """∂v/∂x for every vertex v into ``deriv`` (reset by the caller to NONE)."""
+    scratch = np.empty(3, np.int64)
+    deriv[x] = ONE
+    for v in range(x + 1, len(arg_offsets) - 1):
+        if not live[v]:
+            continue
+        nt = 0
+        cacc = 0.0
+        for w in range(arg_offsets[v], arg_offsets[v + 1]):
+            d = deriv[args[w]]
+            if d == NONE:
+                continue
+            nt, c = _add_term(d, w, P, buf, base, codes, tv, tc, nt, scratch)
+            cacc += c
+        deriv[v] = _combine(buf, base, codes, tv, tc, nt, cacc)
+
+
+@numba.njit(cache=True)
+def reach_forward(arg_offsets, args, seeds):
+    """Vertices that depend on a seed (seeds included)."""
+    n = len(arg_offsets) - 1
+    out = seeds.copy()
+    for v in range(n):
+        if out[v]:
+            continue
+        for w in range(arg_offsets[v], arg_offsets[v + 1]):
+            if out[args[w]]:
+                out[v] = True
+                break
+    return out
+
+
+@numba.njit(cache=True)
+def reach_backward(arg_offsets, args, seeds):
+    """Vertices some seed depends on (seeds included)."""
+    out = seeds.copy()
+    for v in range(len(arg_offsets) - 2, -1, -1):
+        if out[v]:
+            for w in range(arg_offsets[v], arg_offsets[v + 1]):
+                out[args[w]] = True
+    return out

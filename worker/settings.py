@@ -1,0 +1,115 @@
+"""Settings of the service and the workers, read once from the environment.
+
+Every knob has a documented default (docs/operations.md); the API, the workers and the
+``circuitgrad serve`` stack all read the same variables, so one environment describes a
+deployment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+
+MiB = 1 << 20
+DAY = 86400
+DEFAULT_TENANT = "default"
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(float(raw))
+    except ValueError as e:
+        raise ValueError(f"{name}={raw!r} is not a number") from e
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+def parse_api_keys(text: str) -> dict[str, str]:
+    """``"key1:tenantA,key2:tenantB"`` -> {key: tenant}; a key without a tenant is its own."""
+    keys = {}
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, _, tenant = item.partition(":")
+        keys[key.strip()] = tenant.strip() or key.strip()
+    return keys
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "cg:"  # every Redis key of ours (and kombu's) starts with it
+    queue: str = "circuitgrad"  # the Celery queue
+    # storage
+    chunk_bytes: int = 4 * MiB  # largest Redis value a blob is split into
+    zstd_level: int = 3
+    retention_seconds: int = 7 * DAY  # circuits, results and job records
+    # limits
+    max_body_bytes: int = 256 * MiB
+    max_circuit_nodes: int = 50_000_000  # inputs + gates of one circuit
+    max_sync_points: int = 100_000  # larger evaluate batches become an evaluation job
+    eval_chunk_points: int = 100_000  # points per task of an evaluation job
+    max_wait_seconds: float = 30.0  # longest ?wait= on GET /v1/jobs/{id}
+    # Celery
+    soft_time_limit: int = 1800
+    hard_time_limit: int = 1860
+    visibility_timeout: int = 2400  # must exceed the hard limit: unacked work comes back after it
+    restore_interval: int = 10  # seconds between sweeps that restore unacked messages
+    max_deliveries: int = 3  # a job that keeps killing its worker fails after this many
+    # tenancy
+    api_keys: Mapping[str, str] = field(default_factory=dict)  # key -> tenant; empty: no auth
+    rate_limit: int = 2000  # requests per second per tenant; 0 disables
+    warm_up: bool = True
+
+    def __post_init__(self):
+        if self.visibility_timeout <= self.hard_time_limit:
+            raise ValueError(
+                "CIRCUITGRAD_VISIBILITY_TIMEOUT must exceed CIRCUITGRAD_HARD_TIME_LIMIT, "
+                "or a running job would be delivered twice"
+            )
+        if self.soft_time_limit >= self.hard_time_limit:
+            raise ValueError("CIRCUITGRAD_SOFT_TIME_LIMIT must be below the hard limit")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        d = cls()
+        hard = _int(env, "CIRCUITGRAD_HARD_TIME_LIMIT", d.hard_time_limit)
+        return cls(
+            redis_url=env.get("REDIS_URL") or d.redis_url,
+            key_prefix=env.get("CIRCUITGRAD_KEY_PREFIX", d.key_prefix),
+            queue=env.get("CIRCUITGRAD_QUEUE") or d.queue,
+            chunk_bytes=_int(env, "CIRCUITGRAD_CHUNK_BYTES", d.chunk_bytes),
+            zstd_level=_int(env, "CIRCUITGRAD_ZSTD_LEVEL", d.zstd_level),
+            retention_seconds=_int(env, "CIRCUITGRAD_RETENTION_SECONDS", d.retention_seconds),
+            max_body_bytes=_int(env, "CIRCUITGRAD_MAX_BODY_BYTES", d.max_body_bytes),
+            max_circuit_nodes=_int(env, "CIRCUITGRAD_MAX_CIRCUIT_NODES", d.max_circuit_nodes),
+            max_sync_points=_int(env, "CIRCUITGRAD_MAX_SYNC_POINTS", d.max_sync_points),
+            eval_chunk_points=_int(env, "CIRCUITGRAD_EVAL_CHUNK_POINTS", d.eval_chunk_points),
+            max_wait_seconds=_float(env, "CIRCUITGRAD_MAX_WAIT_SECONDS", d.max_wait_seconds),
+            soft_time_limit=_int(env, "CIRCUITGRAD_SOFT_TIME_LIMIT", hard - 60 if hard > 120
+                                 else max(1, hard * 3 // 4)),
+            hard_time_limit=hard,
+            visibility_timeout=_int(env, "CIRCUITGRAD_VISIBILITY_TIMEOUT",
+                                    max(d.visibility_timeout, hard + 60)),
+            restore_interval=_int(env, "CIRCUITGRAD_RESTORE_INTERVAL", d.restore_interval),
+            max_deliveries=_int(env, "CIRCUITGRAD_MAX_DELIVERIES", d.max_deliveries),
+            api_keys=parse_api_keys(env.get("CIRCUITGRAD_API_KEYS", "")),
+            rate_limit=_int(env, "CIRCUITGRAD_RATE_LIMIT", d.rate_limit),
+            warm_up=env.get("CIRCUITGRAD_WARM_UP", "1").strip().lower() not in ("0", "false", "no"),
+        )
+
+
+@cache
+def settings() -> Settings:
+    """The process's settings (environment read on first use)."""
+    return Settings.from_env()

@@ -1,0 +1,203 @@
+"""Content-addressed blobs in Redis: zstd-compressed, split into chunks, manifest last.
+
+A blob of any size becomes chunks of at most ``chunk_bytes`` (a few MiB: no Redis value
+gets near its 512 MiB limit and no single write holds Redis for long) and then one small
+manifest. The manifest is the commit point: a reader that finds it finds every chunk, a
+writer that dies half-way leaves no visible blob. Chunks outlive their manifest by a
+margin so a manifest never points at expired chunks.
+
+``CircuitStore`` keeps circuits in this store under their content id, in the engine's
+packed msgpack form, with their measures in the manifest, plus who may read them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+
+import msgpack
+import numpy as np
+import redis
+import zstandard
+
+from circuitgrad.engine.codec import content_id, from_msgpack, to_msgpack
+from circuitgrad.engine.measures import measures
+
+from .connection import store_errors
+from .errors import BlobMissing
+from .keys import Keys
+
+CHUNK_GRACE_SECONDS = 300  # chunks expire this long after their manifest
+THREADED_ABOVE = 8 << 20  # compress larger payloads on all cores
+
+
+class BlobStore:
+    def __init__(self, r: redis.Redis, keys: Keys, chunk_bytes: int, level: int, ttl: int):
+        self.r, self.keys, self.chunk_bytes, self.ttl = r, keys, chunk_bytes, ttl
+        self._level = level
+
+    def put(self, blob_id: str, payload: bytes, meta: dict | None = None) -> bool:
+        """Store ``payload`` under ``blob_id``; False (and a refreshed TTL) if already stored."""
+        with store_errors():
+            if self.touch(blob_id):
+                return False
+            threads = -1 if len(payload) > THREADED_ABOVE else 0
+            z = zstandard.ZstdCompressor(level=self._level, threads=threads).compress(payload)
+            parts = [z[i : i + self.chunk_bytes] for i in range(0, len(z), self.chunk_bytes)]
+            manifest = msgpack.packb(
+                {"chunks": len(parts), "bytes": len(payload), "stored_bytes": len(z),
+                 "created": time.time(), "meta": meta or {}}
+            )
+            try:
+                for i, part in enumerate(parts):  # one command per chunk: Redis stays responsive
+                    self.r.set(self.keys.chunk(blob_id, i), part,
+                               ex=self.ttl + CHUNK_GRACE_SECONDS)
+                created = self.r.set(self.keys.blob(blob_id), manifest, ex=self.ttl, nx=True)
+            except Exception:
+                # a concurrent writer of the same content may have committed meanwhile
+                if not self.r.exists(self.keys.blob(blob_id)):
+                    self.r.delete(*(self.keys.chunk(blob_id, i) for i in range(len(parts))))
+                raise
+            return bool(created)
+
+    def manifest(self, blob_id: str) -> dict | None:
+        with store_errors():
+            raw = self.r.get(self.keys.blob(blob_id))
+        return None if raw is None else msgpack.unpackb(raw)
+
+    def meta(self, blob_id: str) -> dict | None:
+        m = self.manifest(blob_id)
+        return None if m is None else m["meta"]
+
+    def get(self, blob_id: str) -> bytes:
+        m = self.manifest(blob_id)
+        if m is None:
+            raise BlobMissing(blob_id)
+        with store_errors():
+            pipe = self.r.pipeline(transaction=False)
+            for i in range(m["chunks"]):
+                pipe.get(self.keys.chunk(blob_id, i))
+            parts = pipe.execute()
+        if any(p is None for p in parts):
+            raise BlobMissing(blob_id)
+        return zstandard.ZstdDecompressor().decompress(b"".join(parts), max_output_size=m["bytes"])
+
+    def exists(self, blob_id: str) -> bool:
+        with store_errors():
+            return bool(self.r.exists(self.keys.blob(blob_id)))
+
+    def touch(self, blob_id: str) -> bool:
+        """Restart the retention clock of a stored blob; False if there is none."""
+        with store_errors():
+            raw = self.r.get(self.keys.blob(blob_id))
+            if raw is None:
+                return False
+            pipe = self.r.pipeline(transaction=False)
+            pipe.expire(self.keys.blob(blob_id), self.ttl)
+            for i in range(msgpack.unpackb(raw)["chunks"]):
+                pipe.expire(self.keys.chunk(blob_id, i), self.ttl + CHUNK_GRACE_SECONDS)
+            pipe.execute()
+            return True
+
+    def delete(self, blob_id: str) -> None:
+        m = self.manifest(blob_id)
+        with store_errors():
+            self.r.delete(self.keys.blob(blob_id))  # uncommit first
+            if m is not None:
+                self.r.delete(*(self.keys.chunk(blob_id, i) for i in range(m["chunks"])))
+
+    # -- float64 arrays (points and values of evaluation jobs) ---------------------------
+    def put_array(self, blob_id: str, a: np.ndarray) -> bool:
+        a = np.ascontiguousarray(a, dtype="<f8")
+        return self.put(blob_id, a.tobytes(), {"shape": list(a.shape)})
+
+    def get_array(self, blob_id: str) -> np.ndarray:
+        shape = (self.meta(blob_id) or {}).get("shape")
+        if shape is None:
+            raise BlobMissing(blob_id)
+        return np.frombuffer(self.get(blob_id), dtype="<f8").reshape(shape)
+
+
+def summary(cid: str, c) -> dict:
+    """What POST /v1/circuits answers and job results report about a circuit."""
+    m = measures(c)
+    return {"id": cid, "size": m["size"], "depth": m["depth"], "wires": m["wires"],
+            "nodes": m["nodes"], "inputs": list(c.inputs), "outputs": list(c.output_names),
+            "ops": m["ops"]}
+
+
+class CircuitStore:
+    """Circuits by content id, readable by the tenants that stored or derived them.
+
+    Decoded circuits are kept in a small per-process cache: they are immutable values,
+    so a cached one can never be stale.
+    """
+
+    def __init__(self, blobs: BlobStore, cache_nodes: int = 20_000_000):
+        self.blobs = blobs
+        self._cache: OrderedDict[str, object] = OrderedDict()
+        self._cache_nodes, self._cached_nodes = cache_nodes, 0
+        self._lock = threading.Lock()
+
+    def put(self, c, tenant: str | None = None) -> tuple[dict, bool]:
+        """Store ``c``; (its summary, whether it was new). ``tenant`` may read it afterwards."""
+        cid = content_id(c)
+        meta = self.blobs.meta(cid)
+        created = False
+        if meta is None:
+            meta = summary(cid, c)
+            created = self.blobs.put(cid, to_msgpack(c, packed=True), meta)
+        else:
+            self.blobs.touch(cid)
+        if tenant is not None:
+            self.grant(cid, tenant)
+        self._remember(cid, c)
+        return meta, created
+
+    def summary(self, cid: str) -> dict | None:
+        return self.blobs.meta(cid)
+
+    def get(self, cid: str):
+        with self._lock:
+            c = self._cache.get(cid)
+            if c is not None:
+                self._cache.move_to_end(cid)
+                return c
+        c = from_msgpack(self.blobs.get(cid))
+        self._remember(cid, c)
+        return c
+
+    def delete(self, cid: str) -> None:
+        with self._lock:
+            c = self._cache.pop(cid, None)
+            if c is not None:
+                self._cached_nodes -= c.n_vertices
+        self.blobs.delete(cid)
+        with store_errors():
+            self.blobs.r.delete(self.blobs.keys.acl(cid))
+
+    # -- tenancy -------------------------------------------------------------------------
+    def grant(self, cid: str, tenant: str) -> None:
+        key = self.blobs.keys.acl(cid)
+        with store_errors():
+            pipe = self.blobs.r.pipeline(transaction=False)
+            pipe.sadd(key, tenant)
+            pipe.expire(key, self.blobs.ttl)
+            pipe.execute()
+
+    def readable(self, cid: str, tenant: str) -> bool:
+        with store_errors():
+            return bool(self.blobs.r.sismember(self.blobs.keys.acl(cid), tenant))
+
+    def _remember(self, cid: str, c) -> None:
+        if c.n_vertices > self._cache_nodes // 4:
+            return
+        with self._lock:
+            if cid in self._cache:
+                return
+            self._cache[cid] = c
+            self._cached_nodes += c.n_vertices
+            while self._cached_nodes > self._cache_nodes:
+                _, old = self._cache.popitem(last=False)
+                self._cached_nodes -= old.n_vertices
