@@ -28,6 +28,13 @@ DEFAULT_TIMEOUT = 30.0
 USER_AGENT = "circuitgrad-python/0.1"
 
 
+def _seconds(timeout) -> float | None:
+    """The read timeout of a number or an ``httpx.Timeout``."""
+    if isinstance(timeout, httpx.Timeout):
+        return timeout.read
+    return None if timeout is None else float(timeout)
+
+
 class _Surface(Operations):
     def __init__(
         self,
@@ -37,7 +44,7 @@ class _Surface(Operations):
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
         max_retries: int = 3,
         wire_format: str = "msgpack",
-        eval_job_points: int = 200_000,
+        eval_job_points: int = 100_000,
         retry: RetryPolicy | None = None,
         transport: Any = None,
         headers: dict[str, str] | None = None,
@@ -47,10 +54,13 @@ class _Surface(Operations):
         if wire_format not in wire.WIRES:
             raise ValueError(f"wire_format must be one of {sorted(wire.WIRES)}")
         self.local = base_url.strip().lower() in LOCAL_URLS
+        self._own_service = None  # the in-process service this client started, if any
         if self.local:
             from .local import LocalService
 
-            transport = transport or LocalService().transport(asynchronous=self._asynchronous)
+            if transport is None:
+                self._own_service = LocalService()
+                transport = self._own_service.transport(asynchronous=self._asynchronous)
             base_url = "http://local"
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -58,6 +68,7 @@ class _Surface(Operations):
             retry=retry or RetryPolicy(max_retries=max_retries),
             content_type=wire.WIRES[wire_format],
             eval_job_points=eval_job_points,
+            request_timeout=_seconds(timeout),
         )
         sent = {"user-agent": USER_AGENT, **(headers or {})}
         if api_key:
@@ -72,12 +83,9 @@ class _Surface(Operations):
             headers["content-type"] = call.content_type
         if call.accept:
             headers["accept"] = f"{call.accept}, application/problem+json"
-        extensions = {}
-        if call.timeout is not None:
-            extensions["timeout"] = httpx.Timeout(call.timeout).as_dict()
-        return self._http.build_request(
-            call.method, call.path, content=call.body, headers=headers, extensions=extensions
-        )
+        timeout = httpx.USE_CLIENT_DEFAULT if call.timeout is None else call.timeout
+        return self._http.build_request(call.method, call.path, content=call.body,
+                                        headers=headers, params=call.params, timeout=timeout)
 
     # -- circuits ------------------------------------------------------------------------
     def upload(self, circuit: Any, *, inputs=None, output: str | None = None) -> CircuitRef:
@@ -194,6 +202,8 @@ class Client(_Surface):
 
     def close(self) -> None:
         self._http.close()
+        if self._own_service is not None:
+            self._own_service.close()
 
     def __enter__(self) -> Client:
         return self
@@ -238,6 +248,8 @@ class AsyncClient(_Surface):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        if self._own_service is not None:
+            self._own_service.close()
 
     async def __aenter__(self) -> AsyncClient:
         return self

@@ -66,13 +66,22 @@ class LocalService:
     def __init__(self, workers: int = 2):
         self._circuits: dict[str, Any] = {}
         self._jobs: dict[str, dict] = {}
-        self._stops: dict[str, threading.Event] = {}
+        self._stops: dict[str, threading.Event] = {}  # set: the job should stop
+        self._done: dict[str, threading.Event] = {}  # set: the job is final
+        self._evaluated: dict[str, dict] = {}  # values of evaluation jobs
         self._by_request: dict[tuple, str] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="circuitgrad-local")
 
     def transport(self, asynchronous: bool = False):
         return _AsyncTransport(self) if asynchronous else _Transport(self)
+
+    def close(self) -> None:
+        """Stop running jobs and the thread pool."""
+        with self._lock:
+            for event in self._stops.values():
+                event.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     # -- dispatch ------------------------------------------------------------------------
     _ROUTES = [
@@ -84,10 +93,12 @@ class LocalService:
         ("POST", re.compile(r"/v1/gradients"), "submit_gradient"),
         ("POST", re.compile(r"/v1/evaluations"), "submit_evaluation"),
         ("GET", re.compile(r"/v1/jobs/(?P<jid>[^/]+)"), "get_job"),
+        ("GET", re.compile(r"/v1/jobs/(?P<jid>[^/]+)/values"), "job_values"),
         ("DELETE", re.compile(r"/v1/jobs/(?P<jid>[^/]+)"), "cancel_job"),
     ]
 
-    def handle(self, method: str, path: str, headers, content: bytes) -> httpx.Response:
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        method, path, headers = request.method, request.url.path, request.headers
         accept = headers.get("accept", "")
         answer_type = wire.MSGPACK if "msgpack" in accept else wire.JSON
         try:
@@ -99,8 +110,9 @@ class LocalService:
                     raise Problem(405, f"{method} is not allowed on {path}")
                 raise Problem(404, f"no such resource {path}")
             name, match = route
-            body = self._read(content, headers.get("content-type", ""))
-            status, doc, extra = getattr(self, name)(body, **match.groupdict())
+            body = self._read(request.content, headers.get("content-type", ""))
+            handler = getattr(self, name)
+            status, doc, extra = handler(body, request.url.params, **match.groupdict())
         except Problem as p:
             return httpx.Response(p.status, content=wire.encode(p.document(), wire.JSON),
                                   headers={"content-type": "application/problem+json"})
@@ -126,7 +138,7 @@ class LocalService:
             raise Problem(400, f"unparseable body: {exc}") from exc
 
     # -- circuits ------------------------------------------------------------------------
-    def health(self, body):
+    def health(self, body, query):
         return 200, {"status": "ok", "mode": "local"}, {}
 
     def _store(self, circuit) -> tuple[str, bool]:
@@ -167,12 +179,12 @@ class LocalService:
         return {"id": cid, **{k: m[k] for k in ("size", "depth", "wires", "nodes")},
                 "inputs": list(circuit.inputs), "outputs": list(circuit.output_names)}
 
-    def create_circuit(self, body):
+    def create_circuit(self, body, query):
         circuit = self._parse(body)
         cid, new = self._store(circuit)
         return (201 if new else 200), self._info(cid, circuit), {"location": f"/v1/circuits/{cid}"}
 
-    def get_circuit(self, body, cid):
+    def get_circuit(self, body, query, cid):
         return 200, self._circuit(cid), {}
 
     def _points(self, circuit, points) -> dict[str, np.ndarray]:
@@ -217,13 +229,13 @@ class LocalService:
         values = evaluate(circuit, cols) if cols else evaluate(circuit, np.empty((n, 0)))
         return {"outputs": list(circuit.output_names), "values": np.asarray(values)}
 
-    def evaluate(self, body, cid):
+    def evaluate(self, body, query, cid):
         circuit = self._circuit(cid)
         body = _strict(body, {"points"}, {"points"})
         return 200, self._values(circuit, body["points"]), {}
 
     # -- jobs ----------------------------------------------------------------------------
-    def _new_job(self, kind: str, run, key=None) -> dict:
+    def _new_job(self, kind: str, run, key=None, before_start=None) -> dict:
         with self._lock:
             if key is not None and key in self._by_request:
                 job = self._jobs[self._by_request[key]]
@@ -235,8 +247,11 @@ class LocalService:
                    "created_at": now, "updated_at": now, "result": None, "error": None}
             self._jobs[jid] = job
             self._stops[jid] = threading.Event()
+            self._done[jid] = threading.Event()
             if key is not None:
                 self._by_request[key] = jid
+        if before_start is not None:
+            before_start(jid)
         self._pool.submit(self._work, jid, run)
         return dict(job)
 
@@ -247,6 +262,8 @@ class LocalService:
             if job["status"] in ("succeeded", "failed", "cancelled"):
                 return False
             job.update(fields, updated_at=_now())
+            if job["status"] in ("succeeded", "failed", "cancelled"):
+                self._done[jid].set()
             return True
 
     def _work(self, jid: str, run) -> None:
@@ -271,7 +288,7 @@ class LocalService:
         else:
             self._update(jid, status="succeeded", progress=1.0, result=result)
 
-    def submit_gradient(self, body):
+    def submit_gradient(self, body, query):
         from circuitgrad.engine.gradient import differentiate
 
         body = _strict(body, {"circuit_id", "circuit", "expression"} | GRADIENT_OPTIONS)
@@ -292,7 +309,9 @@ class LocalService:
         def run(progress, should_stop):
             g = differentiate(circuit, progress=progress, should_stop=should_stop, **options)
             rid, _ = self._store(g.circuit)
-            return {**self._info(rid, g.circuit), "circuit_id": rid, "mode": g.mode}
+            info = self._info(rid, g.circuit)
+            del info["id"], info["inputs"]
+            return {"circuit_id": rid, **info, "mode": g.mode, "certificate": g.certificate()}
 
         key = (cid, repr(sorted(options.items())))
         job = self._new_job("gradient", run, key)
@@ -323,26 +342,42 @@ class LocalService:
         if errors:
             raise Problem(422, "invalid gradient request", errors)
 
-    def submit_evaluation(self, body):
+    def submit_evaluation(self, body, query):
         body = _strict(body, {"circuit_id", "points"}, {"circuit_id", "points"})
         circuit = self._circuit(str(body["circuit_id"]))
         self._points(circuit, body["points"])  # a 422 now rather than a failed job
 
         def run(progress, should_stop):
             values = self._values(circuit, body["points"])
-            return {**values, "values": values["values"].tolist()}
+            self._evaluated[jid_box[0]] = values
+            return {"outputs": values["outputs"], "points": len(values["values"]),
+                    "values_url": f"/v1/jobs/{jid_box[0]}/values"}
 
-        job = self._new_job("evaluation", run)
+        jid_box: list[str] = []
+        job = self._new_job("evaluation", run, before_start=jid_box.append)
         return 202, job, {"location": f"/v1/jobs/{job['id']}"}
 
-    def get_job(self, body, jid):
+    def get_job(self, body, query, jid):
+        """The job; ``?wait=S`` holds the answer until it is final or S seconds passed."""
+        done = self._done.get(jid)
+        if done is not None and query.get("wait"):
+            done.wait(min(float(query["wait"]), 60.0))
         with self._lock:
             job = self._jobs.get(jid)
             if job is None:
                 raise Problem(404, f"no job {jid}")
             return 200, dict(job), {}
 
-    def cancel_job(self, body, jid):
+    def job_values(self, body, query, jid):
+        with self._lock:
+            job = self._jobs.get(jid)
+            if job is None:
+                raise Problem(404, f"no job {jid}")
+            if job["kind"] != "evaluation" or job["status"] != "succeeded":
+                raise Problem(409, f"job {jid} is a {job['kind']} job, {job['status']}")
+        return 200, self._evaluated[jid], {}
+
+    def cancel_job(self, body, query, jid):
         with self._lock:
             job = self._jobs.get(jid)
             if job is None:
@@ -350,6 +385,7 @@ class LocalService:
             if job["status"] in ("succeeded", "failed", "cancelled"):
                 raise Problem(409, f"job {jid} is already {job['status']}")
             self._stops[jid].set()
+            self._done[jid].set()
             job.update(status="cancelled", updated_at=_now())
             return 200, dict(job), {}
 
@@ -360,8 +396,7 @@ class _Transport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
-        return self.service.handle(request.method, request.url.path, request.headers,
-                                   request.content)
+        return self.service.handle(request)
 
 
 class _AsyncTransport(httpx.AsyncBaseTransport):
@@ -370,5 +405,4 @@ class _AsyncTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await request.aread()
-        return await asyncio.to_thread(self.service.handle, request.method, request.url.path,
-                                       request.headers, request.content)
+        return await asyncio.to_thread(self.service.handle, request)

@@ -31,6 +31,7 @@ class Call:
     accept: str | None = None
     timeout: float | None = None  # None: the client's default
     retry: bool = True
+    params: dict[str, Any] | None = None
 
 
 @dataclass
@@ -45,7 +46,8 @@ Op = Generator[Any, Any, Any]
 class Settings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     content_type: str = wire.MSGPACK  # bodies we send and answers we ask for
-    eval_job_points: int = 200_000  # batches larger than this go through evaluation jobs
+    eval_job_points: int = 100_000  # batches larger than this go through evaluation jobs
+    request_timeout: float | None = 30.0  # seconds an answer may take (long polls add theirs)
     poll: dict[str, float] = field(default_factory=dict)  # PollSchedule overrides
 
 
@@ -57,6 +59,17 @@ def _is_circuit(x: Any) -> bool:
     from circuitgrad.engine.circuit import Circuit
 
     return isinstance(x, Circuit)
+
+
+def _built(x: Any) -> Any:
+    """An engine ``Expr`` (output ``f``) or ``{name: Expr}`` as a ``Circuit``; else ``x``."""
+    from circuitgrad.engine.expr import Expr, build
+
+    if isinstance(x, Expr):
+        return build({"f": x})
+    if isinstance(x, Mapping) and x and all(isinstance(v, Expr) for v in x.values()):
+        return build(dict(x))
+    return x
 
 
 class Operations:
@@ -126,6 +139,7 @@ class Operations:
     def _upload(self, circuit: Any, inputs=None, output=None) -> Op:
         if isinstance(circuit, CircuitRef):
             return circuit
+        circuit = _built(circuit)
         ct = self.settings.content_type
         if isinstance(circuit, str):
             body = {"expression": circuit}
@@ -155,7 +169,7 @@ class Operations:
         circuit_id = _path_id(ref)
         ct = self.settings.content_type
         call = Call("GET", f"/v1/circuits/{circuit_id}", accept=ct)
-        response, _ = yield from self._request(call)
+        response = yield from self._request(call)
         circuit = wire.read_circuit(response.content, response.headers.get("content-type"))
         return self._ref(_describe(circuit_id, circuit), circuit)
 
@@ -183,10 +197,10 @@ class Operations:
                                  {"circuit_id": ref.id, "points": payload})
         path = "/v1/evaluations" if as_job else f"/v1/circuits/{ref.id}/evaluate"
         response, doc = yield from self._exchange(Call("POST", path, content, ct, ct))
-        if response.status_code == 202 or as_job:  # the service made it a job
-            evaluation = self._job(doc, response=response)
-            evaluation = yield from self._wait(evaluation, timeout)
-            doc = evaluation.result
+        if response.status_code == 202 or as_job:  # a job, asked for or made by the service
+            evaluation = yield from self._wait(self._job(doc, response=response), timeout)
+            url = (evaluation.result or {}).get("values_url", f"/v1/jobs/{evaluation.id}/values")
+            _, doc = yield from self._exchange(Call("GET", url, accept=ct))
         m = len(ref.outputs) if ref.outputs is not None else None
         values = wire.values_array(doc.get("values"), m)
         return values[0] if single else values
@@ -204,6 +218,7 @@ class Operations:
             source = circuit if isinstance(circuit, CircuitRef) else None
             body["circuit_id"] = _path_id(circuit)
         else:
+            circuit = _built(circuit)
             body["circuit"] = wire.circuit_field(circuit, ct)
             if _is_circuit(circuit):
                 source = circuit
@@ -242,8 +257,14 @@ class Operations:
         response, doc = yield from self._exchange(call)
         return self._job(doc, response=response)
 
-    def _reload(self, job: Job) -> Op:
+    def _reload(self, job: Job, wait: float = 0.0) -> Op:
+        """Fetch the job again; with ``wait`` the service may hold the answer that many
+        seconds until the job is final (a long poll)."""
         call = Call("GET", f"/v1/jobs/{job.id}", accept=self.settings.content_type)
+        if wait > 0:
+            call.params = {"wait": round(wait, 3)}
+            base = self.settings.request_timeout
+            call.timeout = None if base is None else base + wait
         response, doc = yield from self._exchange(call)
         return self._job(doc, job, response=response)
 
@@ -261,8 +282,14 @@ class Operations:
                 raise Timeout(
                     f"job {job.id} still {job.status} ({job.progress:.0%}) after {timeout}s"
                 )
-            yield Sleep(schedule.next_delay(job._retry_after, remaining))
-            yield from self._reload(job)
+            # long poll for up to the next delay; a service that answers sooner without
+            # the job being final (no long polls) is asked again only after the delay
+            delay = schedule.next_delay(job._retry_after, remaining)
+            started = time.monotonic()
+            yield from self._reload(job, wait=delay)
+            rest = delay - (time.monotonic() - started)
+            if not job.done and rest > 0:
+                yield Sleep(rest)
         if job.status == "failed":
             raise JobFailed(job, job.error)
         if job.status == "cancelled":

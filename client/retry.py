@@ -57,8 +57,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 class PollSchedule:
     """Delays between polls of a job: start quick, grow geometrically, stay bounded.
 
-    A ``Retry-After`` header on the job's answer replaces the next delay, and no delay
-    runs past the caller's deadline.
+    A ``Retry-After`` header on the job's answer is a lower bound of the next delay, and
+    no delay runs past the caller's deadline.
     """
 
     initial: float = 0.05
@@ -70,7 +70,7 @@ class PollSchedule:
         self._next = self.initial
 
     def next_delay(self, retry_after: float | None, remaining: float | None) -> float:
-        delay = self._next if retry_after is None else retry_after
+        delay = self._next if retry_after is None else max(self._next, retry_after)
         self._next = min(self._next * self.factor, self.maximum)
         if remaining is not None:
             delay = min(delay, max(remaining, 0.0))

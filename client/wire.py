@@ -75,10 +75,10 @@ def decode(content: bytes, content_type: str | None) -> Any:
 # -- circuits --------------------------------------------------------------------------
 def circuit_body(circuit: Any, content_type: str) -> bytes:
     """An upload body for an engine ``Circuit`` (codec) or a circuit document (dict)."""
-    from circuitgrad.engine import codec
-
     if isinstance(circuit, Mapping):
         return encode(dict(circuit), content_type)
+    from circuitgrad.engine import codec
+
     if content_type == MSGPACK:
         return codec.to_msgpack(circuit)  # the codec picks the packed form for large ones
     return codec.to_json(circuit)
@@ -86,12 +86,12 @@ def circuit_body(circuit: Any, content_type: str) -> bytes:
 
 def circuit_field(circuit: Any, content_type: str) -> dict:
     """A circuit as a value inside a larger body (``{"circuit": ...}`` of a gradient)."""
-    from circuitgrad.engine import codec
-
     if isinstance(circuit, Mapping):
         return dict(circuit)
-    if content_type == MSGPACK:
-        return msgpack.unpackb(codec.to_msgpack(circuit), raw=False)
+    from circuitgrad.engine import codec
+
+    if content_type == MSGPACK and circuit.n_gates > codec.PACKED_THRESHOLD:
+        return codec.to_packed(circuit)  # binaries: msgpack only
     return codec.to_document(circuit)
 
 

@@ -17,6 +17,9 @@ one group only, and its circuit's inputs are the whole group in creation order.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import itertools
 import numbers
 from collections.abc import Mapping
 
@@ -28,6 +31,7 @@ from .errors import CircuitError, pointer
 from .ops import BY_NAME
 
 _INPUT, _LIN, _MUL, _OP = range(4)  # Expr kinds
+_SERIALS = itertools.count()
 
 
 class Context:
@@ -61,7 +65,7 @@ class Expr:
     one with no items), a product (``items`` = factors) or an op (``items`` = args, ``name``,
     ``value`` = parameter)."""
 
-    __slots__ = ("ctx", "kind", "items", "value", "name")
+    __slots__ = ("ctx", "kind", "items", "value", "name", "serial")
     __array_ufunc__ = None  # numpy scalars defer to our reflected operators
 
     def __init__(self, kind: int, ctx: Context | None, items: tuple, value: float, name=""):
@@ -70,6 +74,7 @@ class Expr:
         self.items = items
         self.value = value
         self.name = name
+        self.serial = next(_SERIALS)  # creation order: children before parents
 
     @property
     def is_const(self) -> bool:
@@ -173,9 +178,7 @@ def _ctx(*exprs: Expr) -> Context | None:
     for e in exprs:
         if e.ctx is not None:
             if found is not None and e.ctx is not found:
-                raise CircuitError(
-                    "expressions from different inputs() groups cannot be combined"
-                )
+                raise CircuitError("expressions from different inputs() groups cannot be combined")
             found = e.ctx
     return found
 
@@ -375,171 +378,217 @@ def lower(b: CircuitBuilder, outputs: list[Expr], vertex_of_input: list[int]) ->
     """Add the gates computing ``outputs`` to ``b``; their vertices.
 
     Rules (docs/expressions.md):
-    - a linear combination or product used exactly once, inside another linear combination
-      (resp. product), is merged into it; used more than once, it is one vertex of its own;
+    - a linear combination (product) used exactly once, by another linear combination
+      (product), is merged into it; used more than once, it is one vertex of its own;
     - equal terms merge their coefficients; terms whose coefficient is 0 are dropped;
     - a combination lowers to its term when that is ``1·u``, to ``neg u`` for ``-1·u``, to a
       constant when no term is left, else to one ``add`` whose constant offset is the
       coefficient of a ``const 1`` argument, last;
-    - constants come first, then gates by depth (then by first use): the layered order of
-      the lecture's figures. Everything is iterative, so depth is not limited by Python's
-      recursion.
+    - constants come first, then gates by depth (then in order of creation): the layered
+      order of the lecture's figures.
+    Every pass is a loop (expressions are created children first, so sorting by creation
+    serial is a topological order): depth is not limited by Python's recursion.
     """
-    refs = _count_uses(outputs)
-    plan = _Plan(refs, vertex_of_input)
-    roots = [plan.node(e) for e in outputs]
-    return plan.emit(b, roots)
+    with gc_paused():
+        return _lower(b, outputs, vertex_of_input)
 
 
-def _count_uses(outputs: list[Expr]) -> dict[int, int]:
+@contextlib.contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector: building allocates many small acyclic objects,
+    and the collections that this triggers would cost more than the building itself."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _lower(b: CircuitBuilder, outputs: list[Expr], vertex_of_input: list[int]) -> list[int]:
+    merged, nodes = _uses(outputs)
+    nodes.sort(key=_serial, reverse=True)  # parents before children
+    needed = {id(e) for e in outputs}
+    operands: list = [None] * len(nodes)
+    for i, e in enumerate(nodes):
+        k = id(e)
+        if k in needed and k not in merged:
+            ops = operands[i] = _operands(e, merged)
+            needed.update([id(o) for o in ops[0]])
+    nodes.reverse()
+    operands.reverse()
+    return _Plan(vertex_of_input).run(b, nodes, operands, outputs)
+
+
+def _serial(e: Expr) -> int:
+    return e.serial
+
+
+def _uses(outputs: list[Expr]):
+    """(ids merged into their only user, every reachable Expr)."""
     refs: dict[int, int] = {}
-    seen: set[int] = set()
-    stack = list(outputs)
+    nested: set[int] = set()  # combinations inside a combination, products inside a product
+    nodes: list[Expr] = []
+    stack: list[Expr] = []
     for e in outputs:
-        refs[id(e)] = refs.get(id(e), 0) + 1
+        k = id(e)
+        if k in refs:
+            refs[k] += 1
+        else:
+            refs[k] = 1
+            stack.append(e)
     while stack:
         e = stack.pop()
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        for child in e.items:
-            if e.kind == _LIN:
-                child = child[0]
-            refs[id(child)] = refs.get(id(child), 0) + 1
-            if id(child) not in seen:
-                stack.append(child)
-    return refs
+        nodes.append(e)
+        kind = e.kind
+        children = [t for t, _ in e.items] if kind == _LIN else e.items
+        for c in children:
+            k = id(c)
+            if c.kind == kind and kind != _OP:
+                nested.add(k)
+            r = refs.get(k)
+            if r is None:
+                refs[k] = 1
+                stack.append(c)
+            else:
+                refs[k] = r + 1
+    return {k for k in nested if refs[k] == 1}, nodes
+
+
+def _operands(e: Expr, merged: set[int]):
+    """(operand exprs, coeffs, offset) of a vertex, merged combinations expanded."""
+    kind = e.kind
+    if kind == _OP:
+        return (e.items, None, 0.0)
+    if kind == _MUL:
+        if not any([id(f) in merged for f in e.items]):
+            return (e.items, None, 0.0)
+        factors = []
+        stack = list(reversed(e.items))
+        while stack:
+            f = stack.pop()
+            if id(f) in merged:
+                stack.extend(reversed(f.items))
+            else:
+                factors.append(f)
+        return (factors, None, 0.0)
+    if kind == _INPUT or not e.items:
+        return ((), None, 0.0)
+    if len(e.items) == 1 and id(e.items[0][0]) not in merged:
+        t, c = e.items[0]
+        return ((t,), (c,), e.value) if c != 0.0 else ((), (), e.value)
+    terms: dict[int, list] = {}
+    offset = e.value
+    stack = list(reversed(e.items))
+    while stack:
+        t, c = stack.pop()
+        if id(t) in merged:
+            offset += c * t.value
+            stack.extend([(u, c * k) for u, k in reversed(t.items)])
+        else:
+            entry = terms.get(id(t))
+            if entry is None:
+                terms[id(t)] = [t, c]
+            else:
+                entry[1] += c
+    kept = [(t, c) for t, c in terms.values() if c != 0.0]
+    return ([t for t, _ in kept], [c for _, c in kept], offset)
 
 
 class _Plan:
-    """Canonical nodes: (kind, payload) with kind 'input' (vertex), 'const' (value) or
-    'gate' (code, node args, coeffs, param); expressions map to nodes, aliases share one."""
+    """Canonical nodes before emission: an input (its vertex), a constant (its value) or a
+    gate (code, argument nodes, coeffs, param); an expression that is ``1·u`` shares u's."""
 
-    def __init__(self, refs: dict[int, int], vertex_of_input: list[int]):
-        self.refs = refs
+    def __init__(self, vertex_of_input: list[int]):
         self.vertex_of_input = vertex_of_input
-        self.node_of: dict[int, int] = {}  # id(Expr) -> node
-        self.keep: list[Expr] = []  # keeps ids valid while planning
-        self.kind: list[str] = []
-        self.data: list = []
+        self.data: list = []  # per node: int vertex | float value | (code, args, coeffs, p)
         self.depth: list[int] = []
-        self.const_node: dict[bytes, int] = {}
-
-    def _new(self, kind: str, data, depth: int) -> int:
-        self.kind.append(kind)
-        self.data.append(data)
-        self.depth.append(depth)
-        return len(self.kind) - 1
+        self.consts: dict[bytes, int] = {}
 
     def const(self, value: float) -> int:
-        key = np.float64(value).tobytes()
-        n = self.const_node.get(key)
+        key = _bits(value)
+        n = self.consts.get(key)
         if n is None:
-            n = self.const_node[key] = self._new("const", value, 0)
+            n = self.consts[key] = len(self.data)
+            self.data.append(float(value))
+            self.depth.append(0)
         return n
 
-    def node(self, root: Expr) -> int:
-        """The node of ``root``, planning its operands first (iterative post-order)."""
-        stack = [(root, None)]
-        while stack:
-            e, operands = stack[-1]
-            if id(e) in self.node_of:
-                stack.pop()
+    def gate(self, code: int, args: list[int], coeffs, param: float) -> int:
+        depth = self.depth
+        self.data.append((code, args, coeffs, param))
+        if len(args) == 1:
+            depth.append(depth[args[0]] + 1)
+        else:
+            depth.append(1 + max([depth[a] for a in args]))
+        return len(depth) - 1
+
+    def run(self, b: CircuitBuilder, nodes, operands, outputs: list[Expr]) -> list[int]:
+        node_of: dict[int, int] = {}
+        data, depth = self.data, self.depth
+        for e, ops in zip(nodes, operands, strict=True):  # children first
+            if ops is None:
                 continue
-            if operands is None:
-                operands = self._operands(e)
-                stack[-1] = (e, operands)
-                pending = [o for o in operands[0] if id(o) not in self.node_of]
-                if pending:
-                    stack.extend((o, None) for o in reversed(pending))
-                    continue
-            stack.pop()
-            self.node_of[id(e)] = self._plan(e, operands)
-            self.keep.append(e)
-        return self.node_of[id(root)]
-
-    def _operands(self, e: Expr):
-        """(operand exprs, coeffs, offset) after merging single-use nested combinations."""
-        if e.kind == _INPUT or e.is_const:
-            return ((), None, 0.0)
-        if e.kind == _OP:
-            return (e.items, None, 0.0)
-        refs = self.refs
-        if e.kind == _MUL:
-            factors = []
-            stack = list(reversed(e.items))
-            while stack:
-                f = stack.pop()
-                if f.kind == _MUL and refs[id(f)] == 1:
-                    stack.extend(reversed(f.items))
-                else:
-                    factors.append(f)
-            return (factors, None, 0.0)
-        terms: dict[int, list] = {}
-        offset = e.value
-        stack = [(t, c) for t, c in reversed(e.items)]
-        while stack:
-            t, c = stack.pop()
-            if t.kind == _LIN and (refs[id(t)] == 1 or not t.items):
-                offset += c * t.value
-                stack.extend((u, c * k) for u, k in reversed(t.items))
+            kind = e.kind
+            if kind == _INPUT:
+                v = self.vertex_of_input[int(e.value)]
+                if v < 0:
+                    name = e.ctx.names[int(e.value)]
+                    raise CircuitError(f"input {name!r} is used but not in inputs=", "/inputs")
+                n = len(data)
+                data.append(v)
+                depth.append(0)
+            elif kind == _OP:
+                args = [node_of[id(o)] for o in ops[0]]
+                n = self.gate(_CODE[e.name], args, None, e.value)
+            elif kind == _MUL:
+                n = self.gate(_MULC, [node_of[id(o)] for o in ops[0]], None, 0.0)
             else:
-                entry = terms.get(id(t))
-                if entry is None:
-                    terms[id(t)] = [t, c]
+                exprs, coeffs, offset = ops
+                args = [node_of[id(o)] for o in exprs]
+                if not args:
+                    n = self.const(offset)
+                elif offset == 0.0 and len(args) == 1 and coeffs[0] == 1.0:
+                    n = args[0]  # 1·u is u
+                elif offset == 0.0 and len(args) == 1 and coeffs[0] == -1.0:
+                    n = self.gate(_NEG, args, None, 0.0)
+                elif offset != 0.0:
+                    args.append(self.const(1.0))
+                    n = self.gate(_ADD, args, (*coeffs, offset), 0.0)
                 else:
-                    entry[1] += c
-        kept = [(t, c) for t, c in terms.values() if c != 0.0]
-        return ([t for t, _ in kept], [c for _, c in kept], offset)
-
-    def _plan(self, e: Expr, operands) -> int:
-        if e.kind == _INPUT:
-            v = self.vertex_of_input[int(e.value)]
-            if v < 0:
-                name = e.ctx.names[int(e.value)]
-                raise CircuitError(f"input {name!r} is used but not listed in inputs", "/inputs")
-            return self._new("input", v, 0)
-        exprs, coeffs, offset = operands
-        args = [self.node_of[id(o)] for o in exprs]
-        if e.kind == _LIN:
-            if not args:
-                return self.const(offset)
-            if offset == 0.0 and len(args) == 1 and coeffs[0] == 1.0:
-                return args[0]  # 1·u is u
-            if offset == 0.0 and len(args) == 1 and coeffs[0] == -1.0:
-                return self._gate(_NEG, args, None, 0.0)
-            if offset != 0.0:
-                args.append(self.const(1.0))
-                coeffs = coeffs + [offset]
-            return self._gate(_ADD, args, coeffs, 0.0)
-        if e.kind == _MUL:
-            return self._gate(_MULC, args, None, 0.0)
-        return self._gate(BY_NAME[e.name].code, args, None, e.value)
-
-    def _gate(self, code: int, args: list[int], coeffs, param: float) -> int:
-        depth = 1 + max(self.depth[a] for a in args)
-        return self._new("gate", (code, args, coeffs, param), depth)
+                    n = self.gate(_ADD, args, tuple(coeffs), 0.0)
+            node_of[id(e)] = n
+        return self.emit(b, [node_of[id(e)] for e in outputs])
 
     def emit(self, b: CircuitBuilder, roots: list[int]) -> list[int]:
-        vertex = [0] * len(self.kind)
+        """Constants first, then gates level by level (stable: creation order within)."""
+        data, depth = self.data, self.depth
+        vertex = [0] * len(data)
         gates = []
-        for n, kind in enumerate(self.kind):
-            if kind == "input":
-                vertex[n] = self.data[n]
-            elif kind == "const":
-                vertex[n] = b.const(self.data[n])
+        for n, d in enumerate(data):
+            if type(d) is int:
+                vertex[n] = d
+            elif type(d) is float:
+                vertex[n] = b.const(d)
             else:
                 gates.append(n)
-        depth = self.depth
-        gates.sort(key=lambda n: depth[n])  # stable: first use within a level
-        add_ = b._add
+        gates.sort(key=depth.__getitem__)
+        add = b._add
         for n in gates:
-            code, args, coeffs, param = self.data[n]
-            vertex[n] = add_(
+            code, args, coeffs, param = data[n]
+            vertex[n] = add(
                 code,
-                tuple(vertex[a] for a in args),
-                None if coeffs is None else tuple(coeffs),
+                tuple([vertex[a] for a in args]),
+                coeffs,
                 param,
                 None,
             )
         return [vertex[r] for r in roots]
+
+
+_CODE = {op.name: op.code for op in BY_NAME.values()}
+
+
+def _bits(value: float) -> bytes:
+    return np.float64(value).tobytes()

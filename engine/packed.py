@@ -32,8 +32,20 @@ from .validate import (
 )
 
 PACKED_FORMAT = "circuitgrad.packed/1"
-PACKED_KEYS = ("format", "inputs", "ops", "index", "op", "arity", "args", "coeffs", "param",
-               "outputs", "output_names", "labels")
+PACKED_KEYS = (
+    "format",
+    "inputs",
+    "ops",
+    "index",
+    "op",
+    "arity",
+    "args",
+    "coeffs",
+    "param",
+    "outputs",
+    "output_names",
+    "labels",
+)
 REQUIRED = ("format", "inputs", "ops", "index", "op", "arity", "args", "outputs")
 INDEX_TYPES = {"int32": np.dtype("<i4"), "int64": np.dtype("<i8")}
 F64 = np.dtype("<f8")
@@ -41,6 +53,8 @@ _MIN_ARGS = np.array([op.min_args for op in ops.OPS], dtype=INDEX)
 _MAX_ARGS = np.array([2**62 if op.max_args is None else op.max_args for op in ops.OPS], INDEX)
 _HAS_PARAM = np.array([op.param is not None for op in ops.OPS])
 _HAS_COEFFS = np.array([op.coeffs for op in ops.OPS])
+_PARAM_OPS = " and ".join(op.name for op in ops.OPS if op.param)  # for messages
+_COEFF_OPS = " and ".join(op.name for op in ops.OPS if op.coeffs)
 
 
 def canonical_gates(c: Circuit):
@@ -122,13 +136,21 @@ def _labels(labels, n: int, V: int, errs: Errors) -> dict[int, str]:
         return {}
     out = {}
     for key, name in labels.items():
-        if not (type(key) is str and key.isascii() and key.isdigit()
-                and (key == "0" or key[0] != "0") and len(key) < 20):
-            errs.add(("labels",) + ((key,) if isinstance(key, str) else ()),
-                     "keys must be vertex numbers written in decimal, got " + describe(key))
+        if not (
+            type(key) is str
+            and key.isascii()
+            and key.isdigit()
+            and (key == "0" or key[0] != "0")
+            and len(key) < 20
+        ):
+            errs.add(
+                ("labels",) + ((key,) if isinstance(key, str) else ()),
+                "keys must be vertex numbers written in decimal, got " + describe(key),
+            )
         elif not n <= int(key) < V:
-            errs.add(("labels", key), f"vertex {key} is not a gate (gates are vertices {n} to "
-                     f"{V - 1})")
+            errs.add(
+                ("labels", key), f"vertex {key} is not a gate (gates are vertices {n} to {V - 1})"
+            )
         elif type(name) is not str:
             errs.add(("labels", key), "must be a name (a string), got " + describe(name))
         else:
@@ -136,11 +158,10 @@ def _labels(labels, n: int, V: int, errs: Errors) -> dict[int, str]:
     return out
 
 
-def _report(errs: Errors, where: str, bad: np.ndarray, message) -> bool:
-    """One error per offending index (as many as the cap allows); True when any."""
+def _report(errs: Errors, where: str, bad: np.ndarray, message) -> None:
+    """One error per offending index, ``message(index)``, as many as the cap allows."""
     for k in np.flatnonzero(bad)[:MAX_ERRORS].tolist():
         errs.add((where,), message(k))  # raises once the cap is reached
-    return bool(bad.any())
 
 
 def from_packed(doc: Mapping, base_path: str = "") -> Circuit:
@@ -168,23 +189,40 @@ def from_packed(doc: Mapping, base_path: str = "") -> Circuit:
     expected["coeffs"] = W * 8
     for key, nbytes in expected.items():
         if raw[key] is not None and len(raw[key]) != nbytes:
-            errs.add((key,), f"has {len(raw[key])} bytes; expected {nbytes} (one "
-                     f"{'float64' if key in ('param', 'coeffs') else index} per "
-                     f"{'wire' if key == 'coeffs' else 'gate'})")
+            errs.add(
+                (key,),
+                f"has {len(raw[key])} bytes; expected {nbytes} (one "
+                f"{'float64' if key in ('param', 'coeffs') else index} per "
+                f"{'wire' if key == 'coeffs' else 'gate'})",
+            )
     errs.raise_if_any()
 
     op_raw = np.frombuffer(raw["op"], dtype=np.uint8).astype(INDEX)
     arity = np.frombuffer(raw["arity"], dtype=dtype).astype(INDEX)
     known = op_raw < len(table)
-    _report(errs, "op", ~known, lambda k: f"gate {k} has op code {op_raw[k]}, but 'ops' has "
-            f"only {len(table)} entries")
+    _report(
+        errs,
+        "op",
+        ~known,
+        lambda k: f"gate {k} has op code {op_raw[k]}, but 'ops' has only {len(table)} entries",
+    )
     op = table[np.where(known, op_raw, 0)]
-    _report(errs, "op", known & (op == ops.INPUT.code),
-            lambda k: f"gate {k} has op code {op_raw[k]}, which is 'input', not a gate op")
+    _report(
+        errs,
+        "op",
+        known & (op == ops.INPUT.code),
+        lambda k: f"gate {k} has op code {op_raw[k]}, which is 'input', not a gate op",
+    )
     lo, hi = _MIN_ARGS[op], np.minimum(_MAX_ARGS[op], W)
-    _report(errs, "arity", known & (op != 0) & ((arity < lo) | (arity > hi)), lambda k: (
-        f"gate {k} ({ops.BY_CODE[op[k]].name}) has {arity[k]} arguments; "
-        f"{ops.BY_CODE[op[k]].name} takes {ops.BY_CODE[op[k]].arity_text}"))
+    _report(
+        errs,
+        "arity",
+        known & (op != 0) & ((arity < lo) | (arity > hi)),
+        lambda k: (
+            f"gate {k} ({ops.BY_CODE[op[k]].name}) has {arity[k]} arguments; "
+            f"{ops.BY_CODE[op[k]].name} takes {ops.BY_CODE[op[k]].arity_text}"
+        ),
+    )
     errs.raise_if_any()
     total = int(arity.sum())  # each arity is in [0, W]: no overflow
     if total != W:
@@ -195,29 +233,48 @@ def from_packed(doc: Mapping, base_path: str = "") -> Circuit:
     args = np.frombuffer(raw["args"], dtype=dtype).astype(INDEX)
     gate_of = np.repeat(np.arange(G, dtype=INDEX), arity)
     starts = np.cumsum(arity) - arity
-    _report(errs, "args", (args < 0) | (args >= gate_of + n), lambda k: (
-        f"wire {k} (argument {k - starts[gate_of[k]]} of gate {gate_of[k]}) refers to vertex "
-        f"{int(args[k])}, which is not before gate {gate_of[k]} (vertex {n + gate_of[k]})"))
+    _report(
+        errs,
+        "args",
+        (args < 0) | (args >= gate_of + n),
+        lambda k: (
+            f"wire {k} (argument {k - starts[gate_of[k]]} of gate {gate_of[k]}) refers to vertex "
+            f"{int(args[k])}, which is not before gate {gate_of[k]} (vertex {n + gate_of[k]})"
+        ),
+    )
     coeffs = np.ones(W)
     if raw["coeffs"] is not None:
         coeffs = np.frombuffer(raw["coeffs"], dtype=F64).astype(np.float64)
         off_add = ~np.repeat(_HAS_COEFFS[op], arity) & (coeffs != 1.0)
-        _report(errs, "coeffs", off_add, lambda k: (
-            f"wire {k} (argument {k - starts[gate_of[k]]} of gate {gate_of[k]}, a "
-            f"{ops.BY_CODE[op[gate_of[k]]].name}) has coefficient {float(coeffs[k])!r}; only add "
-            "wires carry coefficients other than 1"))
-        coeffs = np.where(off_add, 1.0, coeffs)
+        _report(
+            errs,
+            "coeffs",
+            off_add,
+            lambda k: (
+                f"wire {k} (argument {k - starts[gate_of[k]]} of gate {gate_of[k]}, a "
+                f"{ops.BY_CODE[op[gate_of[k]]].name}) has coefficient {float(coeffs[k])!r}; "
+                f"only {_COEFF_OPS} wires carry coefficients other than 1"
+            ),
+        )
     param = np.zeros(G)
     if raw["param"] is not None:
         param = np.frombuffer(raw["param"], dtype=F64).astype(np.float64)
-        _report(errs, "param", ~_HAS_PARAM[op] & (param != 0.0), lambda k: (
-            f"gate {k} ({ops.BY_CODE[op[k]].name}) has parameter {float(param[k])!r}; only const "
-            "and pow carry one"))
+        _report(
+            errs,
+            "param",
+            ~_HAS_PARAM[op] & (param != 0.0),
+            lambda k: (
+                f"gate {k} ({ops.BY_CODE[op[k]].name}) has parameter {float(param[k])!r}; "
+                f"only {_PARAM_OPS} carry one"
+            ),
+        )
         param = np.where(_HAS_PARAM[op], param, 0.0)  # -0.0 on a sin gate is no parameter
-    outputs = check_outputs(doc.get("outputs"), V, errs)
+    outputs = doc.get("outputs")
+    m = len(outputs) if isinstance(outputs, list) else None
+    outputs = check_outputs(outputs, V, errs)
     names = doc.get("output_names")
     if names is not None or "output_names" in doc:
-        names = check_output_names(names, len(outputs) if outputs is not None else None, errs)
+        names = check_output_names(names, m, errs)
     labels = _labels(doc.get("labels", {}), n, V, errs)
     check_labels(labels, errs, lambda v: ("labels", str(v)))
     errs.raise_if_any()

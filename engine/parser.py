@@ -19,7 +19,7 @@ import re
 
 from .circuit import Circuit
 from .errors import CircuitError, pointer
-from .expr import Context, Expr, build, const, function
+from .expr import Context, Expr, build, const, function, gc_paused
 from .ops import BY_NAME
 
 MAX_LENGTH = 1 << 20  # characters (bytes for bytes input)
@@ -191,7 +191,10 @@ class _Parser:
                 elif kind == SEP and value == "\n":
                     pass  # a line ending in an operator continues on the next
                 else:
-                    _fail(offset, f"expected a number, a name, '(' or a sign, found {_describe(toks[i])}")
+                    _fail(
+                        offset,
+                        f"expected a number, a name, '(' or a sign, found {_describe(toks[i])}",
+                    )
                 if len(pending) > self.max_depth:
                     _fail(offset, f"nesting deeper than {self.max_depth}")
             elif kind == OP:
@@ -207,7 +210,9 @@ class _Parser:
             elif kind == ")" or kind == ",":
                 self.reduce_to_group(values, pending)
                 if not pending:
-                    _fail(offset, f"unmatched {_describe(toks[i])}")
+                    if kind == ",":
+                        _fail(offset, "',' outside the arguments of a function")
+                    _fail(offset, "unmatched ')'")
                 group = pending[-1]
                 if kind == ",":
                     if group[0] != "call":
@@ -221,11 +226,8 @@ class _Parser:
             elif kind == SEP or kind == END:
                 self.reduce_to_group(values, pending)
                 if pending:
-                    opened = pending[-1]
-                    _fail(
-                        offset,
-                        f"expected ')' to close '(' at offset {opened[2]}, found {_describe(toks[i])}",
-                    )
+                    found, opened = _describe(toks[i]), pending[-1][2]
+                    _fail(offset, f"expected ')' to close '(' at offset {opened}, found {found}")
                 return values[0], i
             else:
                 _fail(offset, f"expected an operator, ')' or the end, found {_describe(toks[i])}")
@@ -277,6 +279,8 @@ def parse_program(
 ) -> tuple[list[str], dict[str, Expr]]:
     """(input names, {output name: Expr}) of ``text``; see ``parse_expression``."""
     text = _as_text(text, max_length)
+    if not isinstance(output, str) or not output or len(output) > MAX_NAME_LENGTH:
+        raise CircuitError("output must be a name (a non-empty string)", "/output")
     ctx = Context()
     if inputs is not None:
         if isinstance(inputs, str) or not hasattr(inputs, "__iter__"):
@@ -285,8 +289,9 @@ def parse_program(
             if isinstance(name, str) and ctx.get(name) is not None:
                 raise CircuitError(f"duplicate input name {name!r}", pointer("inputs", k))
             ctx.input(name)
-    tokens = tokenize(text, max_tokens)
-    outputs = _Parser(tokens, ctx, inputs is not None, max_depth).program(output)
+    with gc_paused():
+        tokens = tokenize(text, max_tokens)
+        outputs = _Parser(tokens, ctx, inputs is not None, max_depth).program(output)
     return list(ctx.names), outputs
 
 

@@ -90,12 +90,16 @@ class _Buffer:
     def tuple(self):
         return (self.op, self.offsets, self.args, self.coeffs, self.param, self.count)
 
-    def vertex(self, d: int) -> int:
-        """A sweep's derivative handle as a vertex (ONE/NONE become shared constants)."""
-        if d >= 0:
+    def vertex(self, d: int, scale: float) -> int:
+        """A sweep's derivative ``scale × handle`` as one vertex."""
+        if d == sweeps.NONE:
+            return int(sweeps._const(self.tuple, 0, _CODES, 0.0))
+        if d == sweeps.ONE:
+            return int(sweeps._const(self.tuple, 0, _CODES, scale))
+        if scale == 1.0:
             return d
-        value = 1.0 if d == sweeps.ONE else 0.0
-        return int(sweeps._const(self.tuple, 0, _CODES, value))
+        add = np.array([_CODES[1]], np.uint8)[0]
+        return int(sweeps._emit(self.tuple, 0, add, np.array([d]), 1, np.array([scale]), 0.0))
 
     def circuit(self, c: Circuit, outputs, names) -> Circuit:
         g, w = self.count[0], self.count[1]
@@ -142,10 +146,10 @@ def propagate(
     per_sweep = (wires_active + vertices_active + 2, 5 * wires_active + vertices_active + 2)
     buf = _Buffer(c, E.arrays(), *per_sweep)
     P_arrays = (P.scale, P.offset, P.f0, P.f1)
-    deriv = np.empty(E.next, INDEX)
+    deriv, dscale = np.empty(E.next, INDEX), np.zeros(E.next)
     terms = 2 * int(np.max(np.bincount(c.args, minlength=1), initial=1)) + 2
     terms = max(terms, 2 * int(np.max(c.arity(), initial=1)) + 2)
-    tv, tc = np.empty(terms, INDEX), np.empty(terms)
+    tv, tc, scratch = np.empty(terms, INDEX), np.empty(terms), np.empty(3, INDEX)
     seeds_list = xs if mode == "forward" else [int(c.outputs[i]) for i in fs]
     results: dict[int, list[int]] = {}
     if mode == "backward":  # wires grouped by the vertex they read, for sequential access
@@ -159,19 +163,19 @@ def propagate(
         deriv[:] = sweeps.NONE
         if mode == "forward":
             sweeps.forward_sweep(seed, c.arg_offsets, c.args, needed, P_arrays, buf.tuple, 0,
-                                 _CODES, deriv, tv, tc)
-            results[k] = [int(deriv[c.outputs[i]]) for i in fs]
+                                 _CODES, deriv, dscale, tv, tc, scratch)
+            results[k] = [(int(deriv[c.outputs[i]]), dscale[c.outputs[i]]) for i in fs]
         else:
             sweeps.backward_sweep(seed, consumer, rev_off, depends, P_arrays, buf.tuple, 0,
-                                  _CODES, deriv, tv, tc)
-            results[k] = [int(deriv[x]) for x in xs]
+                                  _CODES, deriv, dscale, tv, tc, scratch)
+            results[k] = [(int(deriv[x]), dscale[x]) for x in xs]
         tick(0.1 + 0.9 * (k + 1) / len(seeds_list))
     if mode == "forward":  # results[j][i] = ∂f_i/∂x_j; emit row-major over (i, j)
         handles = [results[j][i] for i in range(len(fs)) for j in range(len(xs))]
     else:
         handles = [results[i][j] for i in range(len(fs)) for j in range(len(xs))]
-    buf.reserve(2, 0)
-    out = [buf.vertex(h) for h in handles]
+    buf.reserve(len(handles) + 2, len(handles))
+    out = [buf.vertex(*h) for h in handles]
     names = gradient_names(c, xs, fs)
     if include_value:
         out = [int(v) for v in c.outputs] + out

@@ -3,7 +3,9 @@
 Both apply the chain rule with the per-wire partials of ``partials.py``:
 forward (5)  ∂g/∂x = Σ_{wires a→g} ∂a/∂x · ∂ₐ[g]   in topological order, once per input x;
 backward (6) ∂y/∂g = Σ_{wires g→u} ∂y/∂u · ∂_g[u]  in reverse order, once per output y.
-A derivative is a vertex of the result, ``ONE`` (the constant 1) or ``NONE`` (zero).
+A derivative is ``scale × handle`` where the handle is a vertex of the result, ``ONE`` (so
+the derivative is the constant ``scale``) or ``NONE`` (zero); keeping the scale apart means
+a lone weighted term costs no gate, its weight rides into the consumer's coefficients.
 Each wire costs at most one multiplication (its factors ride in the same ``mul``) and each
 vertex at most one addition, which with at most one rule gate per wire is Theorem 3's
 3·wires + nodes.
@@ -23,7 +25,7 @@ EMPTY = np.empty(0, np.int64)
 ONE = -2  # the derivative is the constant 1
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", _nrt=False)
 def _emit(buf, base, code, vals, n, coefs, param):
     op, offsets, args, coeffs, params, count = buf
     g, w = count[0], count[1]
@@ -38,7 +40,7 @@ def _emit(buf, base, code, vals, n, coefs, param):
     return g
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", _nrt=False)
 def _const(buf, base, codes, value):
     """The shared const vertex for 1 or 0; a new one for any other value."""
     count = buf[5]
@@ -51,9 +53,9 @@ def _const(buf, base, codes, value):
     return v
 
 
-@numba.njit(cache=True, inline="always")
-def _add_term(d, w, P, buf, base, codes, tv, tc, nt, scratch):
-    """Append d · ∂(wire w) to the term list (tv, tc); returns (nt, constant part)."""
+@numba.njit(cache=True, inline="always", _nrt=False)
+def _add_term(d, ds, w, P, buf, base, codes, tv, tc, nt, scratch):
+    """Append ds·d · ∂(wire w) to the term list (tv, tc); returns (nt, constant part)."""
     scale, offset, f0, f1 = P
     cacc = 0.0
     if scale[w] != 0.0 and f0[w] >= 0:  # a product: d · f0 [· f1], one mul at most
@@ -71,46 +73,45 @@ def _add_term(d, w, P, buf, base, codes, tv, tc, nt, scratch):
         else:
             prod = _emit(buf, base, codes[2], scratch, k, ONES, 0.0)
         tv[nt] = prod
-        tc[nt] = scale[w]
+        tc[nt] = scale[w] * ds
         nt += 1
     if offset[w] != 0.0:
         if d == ONE:
-            cacc = offset[w]
+            cacc = offset[w] * ds
         else:
             tv[nt] = d
-            tc[nt] = offset[w]
+            tc[nt] = offset[w] * ds
             nt += 1
     return nt, cacc
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", _nrt=False)
 def _combine(buf, base, codes, tv, tc, nt, cacc):
-    """One vertex for Σ tc·tv + cacc: no gate for a lone term or a constant 1."""
+    """(handle, scale) for Σ tc·tv + cacc: a gate only when there are two terms or more."""
     if nt == 0:
         if cacc == 0.0:
-            return NONE
-        if cacc == 1.0:
-            return ONE
-        return _const(buf, base, codes, cacc)
+            return NONE, 0.0
+        return ONE, cacc
+    if nt == 1 and cacc == 0.0:
+        return tv[0], tc[0]
     if cacc != 0.0:
         tv[nt] = _const(buf, base, codes, 1.0)
         tc[nt] = cacc
         nt += 1
-    if nt == 1 and tc[0] == 1.0:
-        return tv[0]
-    return _emit(buf, base, codes[1], tv, nt, tc, 0.0)
+    return _emit(buf, base, codes[1], tv, nt, tc, 0.0), 1.0
 
 
-@numba.njit(cache=True)
-def backward_sweep(y, consumer, rev_off, live, P, buf, base, codes, deriv, tv, tc):
-    """∂y/∂v for every vertex v into ``deriv`` (reset by the caller to NONE).
+@numba.njit(cache=True, _nrt=False)  # no reference counting: it cost ~10 atomics per gate
+def backward_sweep(y, consumer, rev_off, live, P, buf, base, codes, deriv, dscale, tv, tc,
+                   scratch):
+    """∂y/∂v = dscale[v]·deriv[v] for every vertex v (``deriv`` reset by the caller to NONE).
 
     Wires come in reverse CSR order (grouped by the vertex they read, then by consumer):
     ``consumer`` and the partials ``P`` are indexed by that position, so the sweep reads
     them sequentially.
     """
-    scratch = np.empty(3, np.int64)
     deriv[y] = ONE
+    dscale[y] = 1.0
     for v in range(y - 1, -1, -1):
         if not live[v]:
             continue
@@ -123,28 +124,30 @@ def backward_sweep(y, consumer, rev_off, live, P, buf, base, codes, deriv, tv, t
             d = deriv[u]
             if d == NONE:
                 continue
-            nt, c = _add_term(d, r, P, buf, base, codes, tv, tc, nt, scratch)
+            nt, c = _add_term(d, dscale[u], r, P, buf, base, codes, tv, tc, nt, scratch)
             cacc += c
-        deriv[v] = _combine(buf, base, codes, tv, tc, nt, cacc)
+        deriv[v], dscale[v] = _combine(buf, base, codes, tv, tc, nt, cacc)
 
 
-@numba.njit(cache=True)
-def forward_sweep(x, arg_offsets, args, live, P, buf, base, codes, deriv, tv, tc):
-    """∂v/∂x for every vertex v into ``deriv`` (reset by the caller to NONE)."""
-    scratch = np.empty(3, np.int64)
+@numba.njit(cache=True, _nrt=False)
+def forward_sweep(x, arg_offsets, args, live, P, buf, base, codes, deriv, dscale, tv, tc,
+                  scratch):
+    """∂v/∂x = dscale[v]·deriv[v] for every vertex v (``deriv`` reset by the caller to NONE)."""
     deriv[x] = ONE
+    dscale[x] = 1.0
     for v in range(x + 1, len(arg_offsets) - 1):
         if not live[v]:
             continue
         nt = 0
         cacc = 0.0
         for w in range(arg_offsets[v], arg_offsets[v + 1]):
-            d = deriv[args[w]]
+            a = args[w]
+            d = deriv[a]
             if d == NONE:
                 continue
-            nt, c = _add_term(d, w, P, buf, base, codes, tv, tc, nt, scratch)
+            nt, c = _add_term(d, dscale[a], w, P, buf, base, codes, tv, tc, nt, scratch)
             cacc += c
-        deriv[v] = _combine(buf, base, codes, tv, tc, nt, cacc)
+        deriv[v], dscale[v] = _combine(buf, base, codes, tv, tc, nt, cacc)
 
 
 @numba.njit(cache=True)

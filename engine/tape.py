@@ -44,7 +44,7 @@ _MIN_ARGS = np.array([op.min_args for op in ops.OPS], dtype=np.int64)
 _MAX_ARGS = np.array([-1 if op.max_args is None else op.max_args for op in ops.OPS], np.int64)
 _HAS_PARAM = np.array([op.param is not None for op in ops.OPS], dtype=np.bool_)
 _HAS_COEFFS = np.array([op.coeffs for op in ops.OPS], dtype=np.bool_)
-OUT = kernels.OUT
+OUT, LOAD, LOAD_CONST = kernels.OUT, kernels.LOAD, kernels.LOAD_CONST
 
 
 @dataclass(frozen=True, eq=False)
@@ -252,11 +252,11 @@ def _emit(
                 if slot[u] < 0:
                     slot[u], n_free, n_slots = _take(free, n_free, n_slots)
                     if is_const[u]:
-                        ins[pc], ins[pc + 1] = op[u], slot[u]
+                        ins[pc], ins[pc + 1] = LOAD_CONST, slot[u]
                         num[fp] = value[u]
                         pc, fp = pc + 2, fp + 1
                     else:  # an input
-                        ins[pc], ins[pc + 1], ins[pc + 2] = op[u], slot[u], u
+                        ins[pc], ins[pc + 1], ins[pc + 2] = LOAD, slot[u], u
                         pc += 3
             # dest taken before args are freed: block kernels never read what they write
             slot[v], n_free, n_slots = _take(free, n_free, n_slots)
@@ -290,7 +290,7 @@ def _emit(
         while next_out < outputs.shape[0] and outputs[order[next_out]] == v:
             if slot[r] < 0:  # an input that is only an output
                 slot[r], n_free, n_slots = _take(free, n_free, n_slots)
-                ins[pc], ins[pc + 1], ins[pc + 2] = op[r], slot[r], r
+                ins[pc], ins[pc + 1], ins[pc + 2] = LOAD, slot[r], r
                 pc += 3
             ins[pc], ins[pc + 1], ins[pc + 2] = OUT, slot[r], order[next_out]
             pc += 3

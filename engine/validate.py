@@ -3,7 +3,8 @@
 A document from the outside is hostile until proven otherwise: any value may have any
 type, lists may be huge, numbers may not fit. Every rule is checked and every problem is
 reported as an ``ErrorItem`` (a JSON pointer below ``base_path`` and a message); nothing
-but ``CircuitError`` ever leaves this module.
+but ``CircuitError`` ever leaves this module (an ``AssertionError`` would mean the two
+passes below disagree: a bug, which the property tests hunt for).
 
 Gates are checked in two passes that share one rule set:
 
@@ -40,8 +41,11 @@ _MAX_ARGS = np.array([INDEX(2**62) if op.max_args is None else op.max_args for o
 _PARAM_KEY = tuple(op.param for op in ops.OPS)  # by code: "value", "p" or None
 _PLAIN = tuple(op.param is None for op in ops.OPS)  # {"op", "args"} says everything
 _GATE_KEYS = tuple(
-    frozenset({"op", "args", "name"} | ({op.param} if op.param else set()) | (
-        {"coeffs"} if op.coeffs else set()))
+    frozenset(
+        {"op", "args", "name"}
+        | ({op.param} if op.param else set())
+        | ({"coeffs"} if op.coeffs else set())
+    )
     for op in ops.OPS
 )
 # which op a gate key belongs to, for "'p' is only allowed for pow"
@@ -72,8 +76,8 @@ class Errors:
 # -- describing values without trusting them ------------------------------------------
 def short(s: str, limit: int = 40) -> str:
     """A string quoted for a message, cut to ``limit`` characters."""
-    s = s if len(s) <= limit else s[:limit] + "…"
-    return "'" + s.encode("unicode_escape", "backslashreplace").decode("ascii") + "'"
+    text = s[:limit].encode("unicode_escape", "backslashreplace").decode("ascii")
+    return "'" + text + ("…'" if len(s) > limit else "'")
 
 
 def describe(x) -> str:
@@ -137,7 +141,7 @@ def index_array(values: list) -> tuple[np.ndarray, list[int]]:
     """Document integers as int64 (bools and floats are not integers), and the bad positions."""
     if set(map(type, values)) <= {int}:
         try:
-            return np.array(values, dtype=INDEX), []
+            return np.fromiter(values, dtype=INDEX, count=len(values)), []
         except OverflowError:
             pass
     bad = [j for j, x in enumerate(values) if type(x) is not int or not -_I64 <= x < _I64]
@@ -150,8 +154,11 @@ def vertex_error(x, v: int | None = None, gate: int | None = None) -> str | None
     if type(x) is not int:
         return "must be a vertex number (an integer), got " + describe(x)
     if x < 0:
-        return f"refers to vertex {x}; vertex numbers start at 0" if x > -_I64 else (
-            "is a very large negative integer; vertex numbers start at 0")
+        return (
+            f"refers to vertex {x}; vertex numbers start at 0"
+            if x > -_I64
+            else ("is a very large negative integer; vertex numbers start at 0")
+        )
     if v is not None and x >= v:
         what = f"refers to vertex {x}" if x < 10**18 else "is a very large integer"
         if gate is None:
@@ -241,7 +248,9 @@ def check_output_names(names, m: int | None, errs: Errors) -> tuple[str, ...] | 
     seen: dict[str, int] = {}
     for j, s in enumerate(names):
         if s in seen:
-            errs.add(("output_names", j), f"duplicate output name {short(s)} (also output {seen[s]})")
+            errs.add(
+                ("output_names", j), f"duplicate output name {short(s)} (also output {seen[s]})"
+            )
             return None
         seen[s] = j
     return tuple(names)
@@ -285,8 +294,10 @@ def diagnose_gate(i: int, g, n_inputs: int, errs: Errors) -> None:
             owners = " and ".join(_KEY_OWNER[key])
             errs.add(at + (key,), f"'{key}' is only allowed for {owners}, not for {op.name}")
         elif isinstance(key, str):
-            errs.add(at + (key,), f"unknown key {short(key)} (a gate has op, args, coeffs, "
-                     "value, p, name)")
+            errs.add(
+                at + (key,),
+                f"unknown key {short(key)} (a gate has op, args, coeffs, value, p, name)",
+            )
         else:
             errs.add(at, f"unknown key {describe(key)}")
 
@@ -301,8 +312,9 @@ def diagnose_gate(i: int, g, n_inputs: int, errs: Errors) -> None:
         errs.add(at + ("args",), "must be a list of vertex numbers, got " + describe(args))
     else:
         n_args = len(args)
-        if op and not (op.min_args <= n_args <= (op.max_args if op.max_args is not None
-                                                  else n_args)):
+        if op and not (
+            op.min_args <= n_args <= (op.max_args if op.max_args is not None else n_args)
+        ):
             errs.add(at + ("args",), f"{op.name} takes {op.arity_text} argument(s), got {n_args}")
         for j, x in enumerate(args):
             message = vertex_error(x, v, i)
@@ -310,7 +322,7 @@ def diagnose_gate(i: int, g, n_inputs: int, errs: Errors) -> None:
                 errs.add(at + ("args", j), message)
 
     if op and op.param and op.param not in g:
-        errs.add(at, f"missing '{op.param}' ({op.name} needs its {op.doc or op.param})")
+        errs.add(at, f"missing '{op.param}', which {op.name} requires")
     x = g.get(op.param, _ABSENT) if op and op.param else _ABSENT
     if x is not _ABSENT and as_number(x) is None:
         errs.add(at + (op.param,), number_error(x))
@@ -335,8 +347,18 @@ def diagnose_gate(i: int, g, n_inputs: int, errs: Errors) -> None:
 class _Rows:
     """Flat copies of the gates' fields, as the scan found them."""
 
-    __slots__ = ("op", "arity", "args", "param_gate", "param_val", "coef_start", "coef_gate",
-                 "coef_val", "labels", "suspects")
+    __slots__ = (
+        "op",
+        "arity",
+        "args",
+        "param_gate",
+        "param_val",
+        "coef_start",
+        "coef_gate",
+        "coef_val",
+        "labels",
+        "suspects",
+    )
 
 
 def _scan(gates: list, n_inputs: int) -> _Rows:
@@ -348,7 +370,7 @@ def _scan(gates: list, n_inputs: int) -> _Rows:
     suspects: list[int] = []
     op_append, arity_append, extend = op.append, arity.append, flat.extend
     empty: list = []
-    for i, g in enumerate(gates):
+    for g in gates:
         try:
             code = code_of[g["op"]]
             a = g.get("args", _ABSENT)
@@ -372,10 +394,11 @@ def _scan(gates: list, n_inputs: int) -> _Rows:
             if label is not _ABSENT and type(label) is not str:
                 raise TypeError
         except Exception:  # any surprise: diagnose_gate will say what it is
-            suspects.append(i)
+            suspects.append(len(op))
             op_append(0)
             arity_append(0)
             continue
+        i = len(op)
         if key is not None:
             param_gate.append(i)
             param_val.append(p)
@@ -407,8 +430,8 @@ def gates_from_rows(gates: list, n_inputs: int, errs: Errors):
     """(op, arity, args, coeffs, param, labels) of all gates, or None with errors added."""
     rows = _scan(gates, n_inputs)
     G = len(gates)
-    op = np.array(rows.op, dtype=np.uint8)
-    arity = np.array(rows.arity, dtype=INDEX)
+    op = np.fromiter(rows.op, dtype=np.uint8, count=G)
+    arity = np.fromiter(rows.arity, dtype=INDEX, count=G)
     suspects = set(rows.suspects)
 
     args, bad_wires = index_array(rows.args)
@@ -453,8 +476,9 @@ def assemble(inputs, op, arity, args, coeffs, param, outputs, output_names, labe
     np.cumsum(arity, out=offsets[n + 1 :])
     param_all = np.zeros(V)
     param_all[n:] = param
-    return Circuit.from_arrays(inputs, op_all, offsets, args, coeffs, param_all, outputs,
-                               output_names, labels)
+    return Circuit.from_arrays(
+        inputs, op_all, offsets, args, coeffs, param_all, outputs, output_names, labels
+    )
 
 
 def from_rows(doc, base_path: str = "") -> Circuit:
@@ -465,7 +489,7 @@ def from_rows(doc, base_path: str = "") -> Circuit:
         errs.raise_if_any()
     check_keys(doc, TOP_KEYS, ("inputs", "gates", "outputs"), errs)
     fmt = doc.get("format", ROW_FORMAT)
-    if fmt != ROW_FORMAT:
+    if type(fmt) is not str or fmt != ROW_FORMAT:
         shown = short(fmt) if isinstance(fmt, str) else describe(fmt)
         errs.add(("format",), f"unknown format {shown}; expected '{ROW_FORMAT}'")
     names_in = doc.get("inputs", [])
@@ -479,10 +503,10 @@ def from_rows(doc, base_path: str = "") -> Circuit:
         built = gates_from_rows(gates, n, errs)
     n_vertices = n + len(gates) if n is not None and isinstance(gates, list) else None
     outputs = doc.get("outputs", _ABSENT)
+    m = len(outputs) if isinstance(outputs, list) else None
     if outputs is not _ABSENT:
         outputs = check_outputs(outputs, n_vertices, errs)
     names = doc.get("output_names", _ABSENT)
-    m = len(outputs) if isinstance(outputs, np.ndarray) else None
     if names is not _ABSENT:
         names = check_output_names(names, m, errs)
     elif m is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 
 MiB = 1 << 20
@@ -32,8 +32,8 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return float(raw) if raw else default
 
 
-def parse_api_keys(text: str) -> dict[str, str]:
-    """``"key1:tenantA,key2:tenantB"`` -> {key: tenant}; a key without a tenant is its own."""
+def parse_api_keys(text: str) -> tuple[tuple[str, str], ...]:
+    """``"key1:tenantA,key2:tenantB"`` -> ((key, tenant), ...); a bare key is its own tenant."""
     keys = {}
     for item in text.split(","):
         item = item.strip()
@@ -41,7 +41,7 @@ def parse_api_keys(text: str) -> dict[str, str]:
             continue
         key, _, tenant = item.partition(":")
         keys[key.strip()] = tenant.strip() or key.strip()
-    return keys
+    return tuple(keys.items())
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Settings:
     restore_interval: int = 10  # seconds between sweeps that restore unacked messages
     max_deliveries: int = 3  # a job that keeps killing its worker fails after this many
     # tenancy
-    api_keys: Mapping[str, str] = field(default_factory=dict)  # key -> tenant; empty: no auth
+    api_keys: tuple[tuple[str, str], ...] = ()  # (key, tenant) pairs; none: no auth
     rate_limit: int = 2000  # requests per second per tenant; 0 disables
     warm_up: bool = True
 
@@ -78,6 +78,10 @@ class Settings:
             )
         if self.soft_time_limit >= self.hard_time_limit:
             raise ValueError("CIRCUITGRAD_SOFT_TIME_LIMIT must be below the hard limit")
+
+    def tenant_of(self, key: str) -> str | None:
+        """The tenant an API key belongs to, or None for an unknown key."""
+        return dict(self.api_keys).get(key)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

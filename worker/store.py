@@ -20,7 +20,6 @@ import msgpack
 import numpy as np
 import redis
 import zstandard
-
 from circuitgrad.engine.codec import content_id, from_msgpack, to_msgpack
 from circuitgrad.engine.measures import measures
 

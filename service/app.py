@@ -1,0 +1,103 @@
+"""The Flask application: ``create_app(settings)`` wires blueprints, tenancy and errors.
+
+One error handler turns every exception into a problem document: our ``ApiError`` tree,
+werkzeug's HTTP errors (404, 405, 413...), the engine's ``CircuitError`` (422 with its
+JSON pointers), the store's errors (503 with Retry-After, 404) and anything unexpected.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from apiflask import APIFlask
+from apiflask.exceptions import HTTPError
+from circuitgrad.engine.errors import CircuitError
+from circuitgrad.worker.errors import BlobMissing, StoreError, StoreFull, StoreUnavailable
+from circuitgrad.worker.runtime import runtime
+from circuitgrad.worker.settings import Settings, settings
+from flask import Response
+from kombu.exceptions import OperationalError
+
+from . import circuits, evaluations, health, jobs, schemas, tenancy
+from .errors import BY_STATUS, ApiError, Invalid, NotFound, Unavailable
+from .wire import JSON, MSGPACK, PROBLEM_JSON, problem_response
+
+log = logging.getLogger(__name__)
+
+VERSION = "1.0.0"
+
+
+def create_app(s: Settings | None = None) -> APIFlask:
+    s = settings() if s is None else s
+    app = APIFlask(__name__, title="circuitgrad", version=VERSION,
+                   spec_path="/v1/openapi.json", docs_path="/v1/docs")
+    app.config.update(
+        MAX_CONTENT_LENGTH=s.max_body_bytes,
+        HTTP_ERROR_SCHEMA=schemas.Problem,
+        VALIDATION_ERROR_SCHEMA=schemas.Problem,
+        SECURITY_SCHEMES={"ApiKey": {"type": "http", "scheme": "bearer",
+                                     "description": "needed when API keys are configured"}},
+        DESCRIPTION="Gradient circuits as a service: upload arithmetic circuits, "
+                    "differentiate them (forward propagation or backpropagation) and evaluate "
+                    "them. Every body is JSON or msgpack; errors are RFC 9457 problems.",
+    )
+    rt = runtime(s)
+    app.extensions["circuitgrad"] = rt
+    for bp in (circuits.bp, jobs.bp, evaluations.bp, health.bp):
+        app.register_blueprint(bp)
+    app.before_request(lambda: tenancy.before_request(rt))
+    app.error_processor(_http_error)
+    app.register_error_handler(Exception, _any_error)
+    app.spec_processor(_document_encodings)
+    return app
+
+
+def _http_error(e: HTTPError) -> Response:
+    """werkzeug's and apiflask's HTTP errors (routing, 413, query validation)."""
+    cls = BY_STATUS.get(e.status_code, ApiError)
+    if e.status_code == 422 and isinstance(e.detail, dict):  # query parameters
+        errors = [(f"/{where}/{name}", "; ".join(map(str, msgs)))
+                  for where, fields in e.detail.items() for name, msgs in fields.items()]
+        err = Invalid("invalid query parameters", errors)
+    else:
+        err = cls(e.message if isinstance(e.message, str) else "")
+        err.status = e.status_code
+    return problem_response(err.problem(), {**(e.headers or {}), **err.headers})
+
+
+def _any_error(e: Exception) -> Response:
+    if isinstance(e, ApiError):
+        err = e
+    elif isinstance(e, CircuitError):
+        err = Invalid(errors=[(item.path, item.message) for item in e.errors])
+    elif isinstance(e, BlobMissing):
+        err = NotFound(str(e))
+    elif isinstance(e, StoreFull):
+        err = Unavailable(f"the store is full: {e}", retry_after=30)
+    elif isinstance(e, StoreUnavailable | OperationalError):
+        err = Unavailable(f"the store or the queue cannot be reached: {e}")
+    elif isinstance(e, StoreError):
+        err = Unavailable(str(e))
+    elif isinstance(e, HTTPError):
+        return _http_error(e)
+    else:
+        log.exception("unexpected error")
+        err = ApiError("an unexpected error happened; it has been logged")
+    return problem_response(err.problem(), err.headers)
+
+
+def _document_encodings(spec: dict) -> dict:
+    """Every JSON body may also be msgpack; errors are problem documents; keys if set."""
+    for path in spec.get("paths", {}).values():
+        for op in path.values():
+            if not isinstance(op, dict):
+                continue
+            for code, response in op.get("responses", {}).items():
+                content = response.get("content", {})
+                if JSON in content:
+                    if str(code)[0] in "45":
+                        content[PROBLEM_JSON] = content.pop(JSON)
+                    elif MSGPACK not in content:
+                        content[MSGPACK] = content[JSON]
+    spec["security"] = [{"ApiKey": []}, {}]
+    return spec

@@ -1,0 +1,103 @@
+"""Circuits: upload, fetch (immutable, cacheable), evaluate."""
+
+from __future__ import annotations
+
+from apiflask import APIBlueprint
+from circuitgrad.engine.codec import PACKED_THRESHOLD, to_json, to_msgpack
+from circuitgrad.engine.evaluate import evaluate
+from flask import request
+
+from . import schemas as s
+from .context import readable_circuit, rt
+from .evaluations import submit_evaluation
+from .requests import circuit_of, points_of
+from .tenancy import tenant
+from .wire import JSON, MSGPACK, raw_response, read_body, respond, wants_msgpack
+
+bp = APIBlueprint("circuits", __name__, url_prefix="/v1", tag="Circuits")
+
+IMMUTABLE = "private, max-age=31536000, immutable"  # private: circuits are per tenant
+EQUATION1 = {
+    "inputs": ["x", "y", "z"],
+    "gates": [
+        {"op": "const", "value": 1},
+        {"op": "add", "args": [0, 1, 2, 3], "coeffs": [1, -3, -3, 5]},
+        {"op": "add", "args": [0, 1, 2], "coeffs": [1, -2, -2]},
+        {"op": "add", "args": [0, 1, 2, 3], "coeffs": [1, 1, -5, -3]},
+        {"op": "square", "args": [4]}, {"op": "square", "args": [5]},
+        {"op": "square", "args": [6]}, {"op": "add", "args": [7, 8, 9], "name": "f"},
+    ],
+    "outputs": [10],
+    "output_names": ["f"],
+}
+
+
+@bp.post("/circuits")
+@s.body(s.CircuitUpload, example=EQUATION1)
+@bp.output(s.CircuitSummary, status_code=201, description="Stored (200: it was stored already)")
+@bp.doc(responses=[400, 401, 413, 415, 422, 429, 503])
+def upload():
+    """Store a circuit
+
+    A circuit document (JSON or msgpack; row form, or in msgpack the packed form) or
+    ``{"expression": "...", "inputs"?: [...], "output"?: "f"}``. The id is the content
+    hash: the same circuit always gets the same id.
+    """
+    r = rt()
+    c = circuit_of(read_body(), r.settings.max_circuit_nodes)
+    summary, _ = r.circuits.put(c)
+    known = r.circuits.readable(summary["id"], tenant())
+    if not known:
+        r.circuits.grant(summary["id"], tenant())
+    return respond(summary, 200 if known else 201, {"Location": f"/v1/circuits/{summary['id']}"})
+
+
+@bp.get("/circuits/<circuit_id>")
+@bp.input(s.FormQuery, location="query")
+@bp.output(s.CircuitDocument, description="The circuit document (immutable; ETag)",
+           content_type=JSON)
+@bp.doc(responses=[304, 401, 404, 429, 503])
+def fetch(circuit_id: str, query_data: dict):
+    """Fetch a circuit
+
+    JSON gives the row form; msgpack gives the packed form for circuits of more than
+    10⁴ gates (``?form=rows`` or ``?form=packed`` to choose).
+    """
+    summary = readable_circuit(circuit_id)
+    etag = f'"{circuit_id}"'
+    headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
+    if circuit_id in request.if_none_match:
+        r = raw_response(b"", JSON, 304, headers)
+        return r
+    r = rt()
+    if wants_msgpack():
+        form = query_data.get("form")
+        if form == "packed" or (form is None and summary["nodes"] - len(summary["inputs"])
+                                > PACKED_THRESHOLD):
+            body = r.blobs.get(circuit_id)  # stored in the packed form: no re-encoding
+        else:
+            body = to_msgpack(r.circuits.get(circuit_id), packed=form == "packed")
+        return raw_response(body, MSGPACK, 200, headers)
+    return raw_response(to_json(r.circuits.get(circuit_id)), JSON, 200, headers)
+
+
+@bp.post("/circuits/<circuit_id>/evaluate")
+@s.body(s.Points, example={"points": [{"x": 1, "y": 2, "z": 3}]})
+@bp.output(s.Values, description="One row per point, one column per output")
+@bp.doc(responses={202: "Too many points for one request: an evaluation job was created",
+                   400: "Malformed body", 401: "Unauthorized", 404: "Unknown circuit",
+                   413: "Body too large", 415: "Unsupported media type",
+                   422: "Invalid points", 429: "Rate limited", 503: "Unavailable"})
+def evaluate_points(circuit_id: str):
+    """Evaluate a circuit at points
+
+    Every input must be given, and only inputs. Batches larger than the configured
+    synchronous limit become an evaluation job (202, see ``POST /v1/evaluations``).
+    """
+    readable_circuit(circuit_id)
+    r = rt()
+    c = r.circuits.get(circuit_id)
+    X = points_of(read_body(), c.inputs)
+    if len(X) > r.settings.max_sync_points:
+        return submit_evaluation(r, circuit_id, c, X)
+    return respond({"outputs": list(c.output_names), "values": evaluate(c, X)})

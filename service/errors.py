@@ -1,0 +1,88 @@
+"""Errors of the HTTP layer; each one is a problem document (RFC 9457).
+
+    ApiError                 500  base: status, slug, title; ``problem()`` builds the document
+      BadRequest             400  the body cannot be parsed (malformed JSON or msgpack)
+      Unauthorized           401  missing or unknown API key
+      NotFound               404  unknown id (also another tenant's)
+      MethodNotAllowed       405
+      Conflict               409  the job is final already
+      PayloadTooLarge        413  body or circuit over the configured limits
+      UnsupportedMediaType   415  neither JSON nor msgpack
+      Invalid                422  well-formed but invalid: ``errors`` names each place
+      RateLimited            429  with Retry-After
+      Unavailable            503  store or queue unreachable, store full; with Retry-After
+
+One handler (``app.py``) turns every exception — ours, werkzeug's, the engine's and the
+store's — into one of these, so no request ends in an HTML page or a bare 500.
+"""
+
+from __future__ import annotations
+
+from circuitgrad.worker.problems import problem
+
+
+class ApiError(Exception):
+    status = 500
+    slug = "internal"
+    title = "Internal error"
+
+    def __init__(self, detail: str = "", errors=None, headers: dict | None = None):
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = list(errors or [])  # (path, message) pairs
+        self.headers = dict(headers or {})
+
+    def problem(self) -> dict:
+        return problem(self.status, self.slug, self.title, self.detail, self.errors)
+
+
+class BadRequest(ApiError):
+    status, slug, title = 400, "malformed", "Malformed body"
+
+
+class Unauthorized(ApiError):
+    status, slug, title = 401, "unauthorized", "Unauthorized"
+
+    def __init__(self, detail: str = ""):
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="circuitgrad"'})
+
+
+class NotFound(ApiError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class MethodNotAllowed(ApiError):
+    status, slug, title = 405, "method-not-allowed", "Method not allowed"
+
+
+class Conflict(ApiError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(ApiError):
+    status, slug, title = 413, "too-large", "Payload too large"
+
+
+class UnsupportedMediaType(ApiError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class Invalid(ApiError):
+    status, slug, title = 422, "invalid", "Invalid document"
+
+
+class RateLimited(ApiError):
+    status, slug, title = 429, "rate-limited", "Too many requests"
+
+    def __init__(self, retry_after: int = 1):
+        super().__init__("request rate limit exceeded", headers={"Retry-After": str(retry_after)})
+
+
+class Unavailable(ApiError):
+    status, slug, title = 503, "unavailable", "Service unavailable"
+
+    def __init__(self, detail: str = "", retry_after: int = 5):
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+BY_STATUS = {cls.status: cls for cls in ApiError.__subclasses__()}

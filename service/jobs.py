@@ -1,0 +1,135 @@
+"""Gradient jobs and the job resource: submit, poll (optionally long-poll), cancel."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from types import SimpleNamespace
+
+import orjson
+from apiflask import APIBlueprint
+from circuitgrad.engine.propagate import resolve
+from circuitgrad.worker import batches
+from circuitgrad.worker.jobs import Status, content_key
+
+from . import schemas as s
+from .context import is_final, job_document, own_job, readable_circuit, rt
+from .errors import Conflict
+from .queue import send_gradient
+from .requests import gradient_request
+from .tenancy import tenant
+from .wire import read_body, respond
+
+bp = APIBlueprint("jobs", __name__, url_prefix="/v1", tag="Jobs")
+
+UNSENT_GRACE_SECONDS = 30  # a queued job whose message never went out is sent again after this
+
+
+def job_response(rec: dict):
+    """202 with Location and Retry-After while the job runs; 200 once it is final."""
+    doc = job_document(rec)
+    headers = {"Location": f"/v1/jobs/{rec['id']}"}
+    if is_final(rec):
+        return respond(doc, 200, headers)
+    headers["Retry-After"] = "0" if rec["progress"] or rec["kind"] == "gradient" else "1"
+    return respond(doc, 202, headers)
+
+
+def _unsent(rec: dict) -> bool:
+    """Queued, never handed to the broker (the submitting process died or the broker was
+    down), and old enough that its submitter is not about to send it."""
+    if rec["status"] != Status.QUEUED or rec.get("enqueued") == "1":
+        return False
+    created = datetime.fromisoformat(rec["created_at"].replace("Z", "+00:00")).timestamp()
+    return time.time() - created > UNSENT_GRACE_SECONDS
+
+
+@bp.post("/gradients")
+@s.body(s.GradientIn, example={"expression": "(x-3*y-3*z+5)**2 + (x-2*y-2*z)**2 "
+                                             "+ (x+y-5*z-3)**2"})
+@bp.output(s.Job, status_code=202, description="Accepted (200: the result exists already)")
+@bp.doc(responses=[400, 401, 404, 413, 415, 422, 429, 503])
+def submit():
+    """Differentiate a circuit, as a job
+
+    Exactly one of ``circuit_id``, ``circuit`` or ``expression``, plus options. The job id
+    derives from the circuit, the options and the engine version: submitting the same
+    request again returns the same job (or its result) at once.
+    """
+    r = rt()
+    req = gradient_request(read_body(), r.settings.max_circuit_nodes)
+    if req.circuit_id is not None:
+        summary = readable_circuit(req.circuit_id)
+    else:
+        summary, _ = r.circuits.put(req.circuit)
+        r.circuits.grant(summary["id"], tenant())
+    cid = summary["id"]
+    # unknown, repeated or empty wrt/of are 422 now, not a failed job later
+    resolve(SimpleNamespace(inputs=summary["inputs"], output_names=summary["outputs"]),
+            req.options["wrt"], req.options["of"])
+    key = content_key("gradient", cid, req.options)
+    fields = {"circuit_id": cid, "options": req.options}
+    cached = r.redis.get(r.keys.result(key))
+    if cached is not None:
+        result = orjson.loads(cached)
+        if r.blobs.exists(result["circuit_id"]):  # computed before, by anyone: no new work
+            r.circuits.grant(result["circuit_id"], tenant())
+            fields.update(status=Status.SUCCEEDED, progress=1, result=result)
+    job_id, created = r.jobs.submit(tenant(), "gradient", key, fields)
+    rec = r.jobs.get(job_id)
+    if (created and rec["status"] == Status.QUEUED) or (not created and _unsent(rec)):
+        send_gradient(r.settings, job_id)
+        r.jobs.mark_enqueued(job_id)
+    return job_response(rec)
+
+
+@bp.get("/jobs/<job_id>")
+@bp.input(s.WaitQuery, location="query")
+@bp.output(s.Job, description="The job")
+@bp.doc(responses=[401, 404, 429, 503])
+def poll(job_id: str, query_data: dict):
+    """Poll a job
+
+    ``?wait=S`` answers as soon as the job is final, or after S seconds (at most the
+    configured maximum), whichever comes first.
+    """
+    rec = own_job(job_id)
+    wait = min(query_data.get("wait") or 0.0, rt().settings.max_wait_seconds)
+    deadline, pause = time.monotonic() + wait, 0.002
+    while not is_final(rec) and time.monotonic() < deadline:
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 1.5, 0.05)
+        rec = own_job(job_id)
+    return respond(job_document(rec), 200)
+
+
+@bp.delete("/jobs/<job_id>")
+@bp.output(s.Job, description="The job, now cancelled")
+@bp.doc(responses={409: "The job was final already", 401: "Unauthorized",
+                   404: "Unknown job", 429: "Rate limited", 503: "Unavailable"})
+def cancel(job_id: str):
+    """Cancel a job
+
+    A queued job is cancelled at once; a running one stops promptly and writes no result.
+    """
+    rec = own_job(job_id)
+    r = rt()
+    changed, previous = r.jobs.cancel(job_id)
+    if not changed:
+        raise Conflict(f"the job is {previous or rec['status']} already")
+    if rec["kind"] == "evaluation":
+        batches.discard(r.blobs, job_id, int(rec["chunks"]))
+    return respond(job_document(r.jobs.get(job_id)), 200)
+
+
+@bp.get("/jobs/<job_id>/values")
+@bp.output(s.Values, description="The values of a succeeded evaluation job, in point order")
+@bp.doc(responses={409: "Not a succeeded evaluation job", 401: "Unauthorized",
+                   404: "Unknown job", 429: "Rate limited", 503: "Unavailable"})
+def values(job_id: str):
+    """Fetch the values of an evaluation job"""
+    rec = own_job(job_id)
+    if rec["kind"] != "evaluation" or rec["status"] != Status.SUCCEEDED:
+        raise Conflict(f"job {job_id} is a {rec['kind']} job, {rec['status']}: no values")
+    v = batches.assemble_values(rt().blobs, job_id, int(rec["chunks"]))
+    return respond({"outputs": rec["result"]["outputs"], "values": v})

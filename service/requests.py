@@ -1,0 +1,181 @@
+"""Request documents: strict parsing into what the views need, errors with JSON pointers.
+
+Circuit documents and expressions are the engine codec's and parser's business; this
+module checks the request around them (which fields, which types) and the points of an
+evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from circuitgrad.engine.codec import from_document
+from circuitgrad.engine.errors import MAX_ERRORS, pointer
+from circuitgrad.engine.gradient import MODES
+from circuitgrad.engine.parser import parse_expression
+from circuitgrad.engine.validate import describe, float_array, number_error
+
+from .errors import Invalid, PayloadTooLarge
+
+EXPRESSION_KEYS = ("expression", "inputs", "output")
+SOURCE_KEYS = ("circuit_id", "circuit", "expression")
+OPTION_DEFAULTS = {"mode": "backward", "wrt": None, "of": None, "include_value": False,
+                   "simplify": True}
+
+
+def require_object(doc, where: str = "") -> Mapping:
+    if not isinstance(doc, Mapping):
+        raise Invalid(errors=[(where, f"must be an object, got {describe(doc)}")])
+    return doc
+
+
+def check_keys(doc: Mapping, allowed, where: str = "") -> None:
+    unknown = [k for k in doc if k not in allowed]
+    if unknown:
+        raise Invalid(errors=[(where + pointer(k), "unknown field") for k in unknown[:MAX_ERRORS]])
+
+
+def declared_nodes(doc) -> int:
+    """How many vertices a circuit document claims, before it is decoded."""
+    if not isinstance(doc, Mapping):
+        return 0
+    n = len(doc["inputs"]) if isinstance(doc.get("inputs"), list) else 0
+    gates = doc.get("gates", doc.get("op"))
+    return n + (len(gates) if isinstance(gates, list | bytes) else 0)
+
+
+def circuit_of(doc, limit: int, where: str = ""):
+    """A Circuit from a circuit document or an ``{"expression": ...}`` object."""
+    require_object(doc, where)
+    if "expression" in doc:
+        check_keys(doc, EXPRESSION_KEYS, where)
+        c = parse_expression(doc["expression"], doc.get("inputs"), doc.get("output", "f"))
+    else:
+        if declared_nodes(doc) > limit:
+            raise PayloadTooLarge(f"the circuit has more than {limit} vertices")
+        c = from_document(doc, where)
+    if c.n_vertices > limit:
+        raise PayloadTooLarge(f"the circuit has {c.n_vertices} vertices; the limit is {limit}")
+    return c
+
+
+@dataclass(frozen=True)
+class GradientRequest:
+    circuit_id: str | None  # exactly one of circuit_id and circuit
+    circuit: object | None
+    options: dict  # mode, wrt, of, include_value, simplify
+
+
+def gradient_request(doc, limit: int) -> GradientRequest:
+    require_object(doc)
+    given = [k for k in SOURCE_KEYS if k in doc]
+    allowed = set(SOURCE_KEYS) | set(OPTION_DEFAULTS)
+    if "expression" in doc:
+        allowed |= set(EXPRESSION_KEYS)
+    check_keys(doc, allowed)
+    if len(given) != 1:
+        raise Invalid(errors=[("", "give exactly one of circuit_id, circuit and expression"
+                                   + (f" (got {', '.join(given)})" if given else ""))])
+    options = gradient_options(doc)
+    if given[0] == "circuit_id":
+        if not isinstance(doc["circuit_id"], str):
+            raise Invalid(errors=[("/circuit_id", "must be a string")])
+        return GradientRequest(doc["circuit_id"], None, options)
+    if given[0] == "circuit":
+        return GradientRequest(None, circuit_of(doc["circuit"], limit, "/circuit"), options)
+    source = {k: doc[k] for k in EXPRESSION_KEYS if k in doc}
+    return GradientRequest(None, circuit_of(source, limit), options)
+
+
+def gradient_options(doc: Mapping) -> dict:
+    errors = []
+    options = {k: doc.get(k, default) for k, default in OPTION_DEFAULTS.items()}
+    if options["mode"] not in MODES:
+        errors.append(("/mode", f"must be one of {', '.join(MODES)}, got {describe(doc['mode'])}"))
+    for key in ("include_value", "simplify"):
+        if not isinstance(options[key], bool):
+            errors.append((pointer(key), f"must be true or false, got {describe(options[key])}"))
+    for key in ("wrt", "of"):
+        names = options[key]
+        if names is None:
+            continue
+        if not isinstance(names, list):
+            errors.append((pointer(key), f"must be a list of names, got {describe(names)}"))
+            continue
+        errors += [(pointer(key, i), f"must be a name, got {describe(x)}")
+                   for i, x in enumerate(names) if not isinstance(x, str)]
+    if errors:
+        raise Invalid(errors=errors)
+    return options
+
+
+# -- points ------------------------------------------------------------------------------
+def points_of(doc, inputs: tuple[str, ...], extra_keys=()) -> np.ndarray:
+    """``{"points": [...]}`` (objects) or ``{"points": {name: [...]}}`` (columns) as an
+    (N, n) float64 array in input order."""
+    require_object(doc)
+    check_keys(doc, ("points", *extra_keys))
+    if "points" not in doc:
+        raise Invalid(errors=[("/points", "is required")])
+    points = doc["points"]
+    if isinstance(points, list):
+        return _rows(points, inputs)
+    if isinstance(points, Mapping):
+        return _columns(points, inputs)
+    raise Invalid(errors=[("/points", "must be a list of objects or an object of columns, got "
+                           + describe(points))])
+
+
+def _rows(points: list, inputs: tuple[str, ...]) -> np.ndarray:
+    n = len(inputs)
+    names = set(inputs)
+    errors = []
+    for i, p in enumerate(points):
+        if not isinstance(p, Mapping):
+            errors.append((pointer("points", i), f"must be an object, got {describe(p)}"))
+        elif len(p) != n or not names.issuperset(p):
+            errors += [(pointer("points", i, k), "unknown input") for k in p if k not in names]
+            errors += [(pointer("points", i, k), "missing input") for k in inputs if k not in p]
+        if len(errors) >= MAX_ERRORS:
+            break
+    if errors:
+        raise Invalid(errors=errors[:MAX_ERRORS])
+    flat = [p[k] for p in points for k in inputs]
+    values, bad = float_array(flat)
+    if bad:
+        raise Invalid(errors=[(pointer("points", j // n, inputs[j % n]), number_error(flat[j]))
+                              for j in bad[:MAX_ERRORS]])
+    return values.reshape(len(points), n)
+
+
+def _columns(points: Mapping, inputs: tuple[str, ...]) -> np.ndarray:
+    errors = [(pointer("points", k), "unknown input") for k in points if k not in inputs]
+    errors += [(pointer("points", k), "missing input") for k in inputs if k not in points]
+    if errors:
+        raise Invalid(errors=errors[:MAX_ERRORS])
+    columns = []
+    for k in inputs:
+        col = points[k]
+        if isinstance(col, bytes):  # msgpack: little-endian float64 values
+            if len(col) % 8:
+                errors.append((pointer("points", k), "binary columns hold float64 values"))
+                continue
+            columns.append(np.frombuffer(col, dtype="<f8"))
+        elif isinstance(col, list):
+            values, bad = float_array(col)
+            errors += [(pointer("points", k, j), number_error(col[j])) for j in bad]
+            columns.append(values)
+        else:
+            errors.append((pointer("points", k), f"must be a list of numbers, got {describe(col)}"))
+    if errors:
+        raise Invalid(errors=errors[:MAX_ERRORS])
+    lengths = [len(c) for c in columns]
+    if len(set(lengths)) > 1:
+        raise Invalid(errors=[(pointer("points", k), f"has {m} values, {inputs[0]} has "
+                               f"{lengths[0]}") for k, m in zip(inputs, lengths, strict=True)
+                              if m != lengths[0]])
+    if not columns:
+        return np.zeros((0, 0))
+    return np.stack(columns, axis=1)

@@ -1,0 +1,184 @@
+"""Schemas of the request and response documents, for the generated OpenAPI document.
+
+The views parse bodies themselves (JSON or msgpack, circuits through the engine codec),
+so these schemas describe; they do not validate. They are attached to the views with
+``body`` below and apiflask's ``output``/``doc``, and the served ``/v1/openapi.json`` is
+generated from them and the routes.
+"""
+
+from __future__ import annotations
+
+from apiflask import Schema, fields
+from apiflask.validators import OneOf, Range
+from marshmallow import EXCLUDE
+
+from .wire import JSON, MSGPACK
+
+NUMBER = 'a number, or "NaN", "Infinity", "-Infinity" in JSON'
+
+
+class Gate(Schema):
+    op = fields.String(required=True, metadata={"description": "an op of circuit-format.md"})
+    args = fields.List(fields.Integer(), metadata={"description": "vertex numbers (smaller)"})
+    coeffs = fields.List(fields.Raw(), metadata={"description": "add only; default all 1"})
+    value = fields.Raw(metadata={"description": "const only: " + NUMBER})
+    p = fields.Raw(metadata={"description": "pow only: the exponent"})
+    name = fields.String(metadata={"description": "a label; does not change the function"})
+
+
+class CircuitDocument(Schema):
+    """circuitgrad.circuit/1 row form (msgpack bodies may use the packed form instead)."""
+
+    format = fields.String(metadata={"example": "circuitgrad.circuit/1"})
+    inputs = fields.List(fields.String(), required=True)
+    gates = fields.List(fields.Nested(Gate), required=True)
+    outputs = fields.List(fields.Integer(), required=True)
+    output_names = fields.List(fields.String())
+
+
+class CircuitUpload(CircuitDocument):
+    """A circuit document, or instead ``{"expression", "inputs"?, "output"?}``."""
+
+    inputs = fields.List(fields.String())
+    gates = fields.List(fields.Nested(Gate))
+    outputs = fields.List(fields.Integer())
+    expression = fields.String(metadata={"example": "(x-3*y-3*z+5)**2 + (x-2*y-2*z)**2"})
+    output = fields.String(metadata={"description": "expression's output name (default f)"})
+
+
+class CircuitSummary(Schema):
+    id = fields.String(required=True)
+    size = fields.Integer(required=True)
+    depth = fields.Integer(required=True)
+    wires = fields.Integer(required=True)
+    nodes = fields.Integer(required=True)
+    inputs = fields.List(fields.String(), required=True)
+    outputs = fields.List(fields.String(), required=True)
+    ops = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class GradientIn(Schema):
+    """Exactly one of circuit_id, circuit and expression, plus options."""
+
+    circuit_id = fields.String()
+    circuit = fields.Nested(CircuitDocument)
+    expression = fields.String()
+    inputs = fields.List(fields.String(), metadata={"description": "with expression only"})
+    output = fields.String(metadata={"description": "with expression only"})
+    mode = fields.String(load_default="backward",
+                         metadata={"enum": ["backward", "forward", "auto"]})
+    wrt = fields.List(fields.String(), metadata={"description": "default: all inputs"})
+    of = fields.List(fields.String(), metadata={"description": "default: all outputs"})
+    include_value = fields.Boolean(load_default=False)
+    simplify = fields.Boolean(load_default=True)
+
+
+class Points(Schema):
+    points = fields.Raw(required=True, metadata={
+        "description": "a list of objects {input: number}, or an object of columns "
+                       "{input: [numbers]} (in msgpack a column may be float64 binary)"})
+
+
+class EvaluationIn(Points):
+    circuit_id = fields.String(required=True)
+
+
+class Values(Schema):
+    outputs = fields.List(fields.String(), required=True)
+    values = fields.List(fields.List(fields.Raw()), required=True,
+                         metadata={"description": "one row per point: " + NUMBER})
+
+
+class ErrorItem(Schema):
+    path = fields.String(required=True, metadata={"example": "/gates/12/args/1"})
+    message = fields.String(required=True)
+
+
+class Problem(Schema):
+    """application/problem+json (RFC 9457)."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    errors = fields.List(fields.Nested(ErrorItem))
+
+
+class Measures(Schema):
+    size = fields.Integer()
+    wires = fields.Integer()
+    depth = fields.Integer()
+    nodes = fields.Integer()
+    ops = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class Certificate(Schema):
+    mode = fields.String()
+    source = fields.Nested(Measures)
+    raw = fields.Nested(Measures, metadata={"description": "before simplification"})
+    result = fields.Nested(Measures)
+    theorem3_bound = fields.Integer(metadata={"description": "backward: 3·m·wires + nodes"})
+    within_bound = fields.Boolean()
+    predicted = fields.Dict(metadata={"description": "auto: predicted raw sizes"})
+
+
+class JobResult(Schema):
+    circuit_id = fields.String(metadata={"description": "gradient jobs"})
+    size = fields.Integer()
+    depth = fields.Integer()
+    wires = fields.Integer()
+    nodes = fields.Integer()
+    outputs = fields.List(fields.String())
+    mode = fields.String(metadata={"description": "the mode actually used"})
+    certificate = fields.Nested(Certificate)
+    points = fields.Integer(metadata={"description": "evaluation jobs"})
+    chunks = fields.Integer()
+    values_url = fields.String(metadata={"description": "evaluation jobs"})
+
+
+class Job(Schema):
+    id = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"enum": ["gradient", "evaluation"]})
+    status = fields.String(required=True, metadata={
+        "enum": ["queued", "running", "succeeded", "failed", "cancelled"]})
+    progress = fields.Float(required=True)
+    created_at = fields.String(required=True)
+    updated_at = fields.String(required=True)
+    circuit_id = fields.String()
+    options = fields.Dict()
+    result = fields.Nested(JobResult, allow_none=True)
+    error = fields.Nested(Problem, allow_none=True)
+
+
+class WaitQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    wait = fields.Float(validate=Range(min=0), metadata={
+        "description": "seconds to wait for a final status before answering (long poll)"})
+
+
+class FormQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    form = fields.String(validate=OneOf(["rows", "packed"]),
+                         metadata={"description": "msgpack only: row or packed form"})
+
+
+class Health(Schema):
+    status = fields.String()
+    workers = fields.Integer()
+
+
+def body(schema, example=None):
+    """Document a request body (JSON or msgpack) without letting apiflask parse it: the
+    views read bodies themselves. Sets the same view attribute ``app.input`` sets."""
+
+    def decorate(f):
+        spec = f.__dict__.setdefault("_spec", {})
+        spec.update(body=schema() if isinstance(schema, type) else schema,
+                    content_type=[JSON, MSGPACK], body_example=example, body_examples=None)
+        return f
+
+    return decorate

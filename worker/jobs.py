@@ -1,0 +1,242 @@
+"""Job records: one Redis hash per job, changed only by atomic scripts.
+
+The record is what the API serves (Celery's result backend is not used). A job id is
+derived from the tenant and the request's *content key* (circuit id + options + engine
+version), so submitting the same request twice finds the same job, also when both
+submissions race: the index is read and written inside one script.
+
+States: ``queued -> running -> succeeded | failed | cancelled``. The last three are
+final; every transition goes through a script that refuses to touch a final record, so
+a final status never changes (a late worker cannot overwrite a cancellation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import orjson
+import redis
+from circuitgrad.engine.gradient import ENGINE_VERSION
+
+from .connection import store_errors
+from .keys import Keys
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
+
+
+def now_iso(t: float | None = None) -> str:
+    t = time.time() if t is None else t
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def content_key(kind: str, circuit_id: str, options: dict) -> str:
+    """Identity of a computation: equal keys give equal results."""
+    canon = orjson.dumps([kind, circuit_id, options, ENGINE_VERSION], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canon).hexdigest()[:40]
+
+
+def job_id_for(tenant: str, key: str) -> str:
+    return hashlib.sha256(f"{tenant}\0{key}".encode()).hexdigest()[:32]
+
+
+_FINAL_LUA = "{succeeded=1, failed=1, cancelled=1}"
+
+# KEYS: index, [new job record]  ARGV: new id, ttl, prefix-of-job-keys, field/value pairs...
+# -> {id, created}. An existing job is reused unless it was cancelled or failed retryably.
+_SUBMIT = f"""
+local final = {_FINAL_LUA}
+local cur = redis.call('GET', KEYS[1])
+local gen = 0
+if cur then
+  local rec = ARGV[3] .. cur
+  local st = redis.call('HGET', rec, 'status')
+  if st and st ~= 'cancelled' and redis.call('HGET', rec, 'retryable') ~= '1' then
+    return {{cur, 0}}
+  end
+  if st then gen = tonumber(redis.call('HGET', rec, 'generation') or '0') + 1 end
+end
+local id = ARGV[1]
+if gen > 0 then id = id .. '-' .. gen end
+local rec = ARGV[3] .. id
+redis.call('DEL', rec)
+redis.call('HSET', rec, 'id', id, 'generation', gen, unpack(ARGV, 4))
+redis.call('EXPIRE', rec, tonumber(ARGV[2]))
+redis.call('SET', KEYS[1], id, 'EX', tonumber(ARGV[2]))
+return {{id, 1}}
+"""
+
+# KEYS: record  ARGV: now, worker, max deliveries, problem if exhausted -> outcome
+_CLAIM = f"""
+local final = {_FINAL_LUA}
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return 'missing' end
+if final[st] then return 'final' end
+local n = redis.call('HINCRBY', KEYS[1], 'deliveries', 1)
+if n > tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[1], 'status', 'failed', 'updated_at', ARGV[1], 'error', ARGV[4])
+  return 'exhausted'
+end
+redis.call('HSET', KEYS[1], 'status', 'running', 'updated_at', ARGV[1], 'worker', ARGV[2])
+return 'claimed'
+"""
+
+# KEYS: record  ARGV: new status, now, field/value pairs... -> {changed, previous status}
+_FINISH = f"""
+local final = {_FINAL_LUA}
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return {{0, ''}} end
+if final[st] then return {{0, st}} end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[2], unpack(ARGV, 3))
+return {{1, st}}
+"""
+
+# KEYS: record  ARGV: progress, now   (never on a final record)
+_PROGRESS = f"""
+local final = {_FINAL_LUA}
+local st = redis.call('HGET', KEYS[1], 'status')
+if (not st) or final[st] then return 0 end
+if st == 'queued' then redis.call('HSET', KEYS[1], 'status', 'running') end
+redis.call('HSET', KEYS[1], 'progress', ARGV[1], 'updated_at', ARGV[2])
+return 1
+"""
+
+# KEYS: record, done-set  ARGV: chunk index, chunks, now, ttl, result -> 0 final, 1 more, 2 done
+_CHUNK_DONE = f"""
+local final = {_FINAL_LUA}
+local st = redis.call('HGET', KEYS[1], 'status')
+if (not st) or final[st] then return 0 end
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
+local n = redis.call('SCARD', KEYS[2])
+local total = tonumber(ARGV[2])
+if n >= total then
+  redis.call('HSET', KEYS[1], 'status', 'succeeded', 'progress', '1', 'updated_at', ARGV[3],
+             'result', ARGV[5])
+  return 2
+end
+redis.call('HSET', KEYS[1], 'status', 'running', 'progress', tostring(n / total),
+           'updated_at', ARGV[3])
+return 1
+"""
+
+_JSON_FIELDS = ("options", "result", "error")
+
+
+class JobStore:
+    def __init__(self, r: redis.Redis, keys: Keys, ttl: int):
+        self.r, self.keys, self.ttl = r, keys, ttl
+        self._submit = r.register_script(_SUBMIT)
+        self._claim = r.register_script(_CLAIM)
+        self._finish = r.register_script(_FINISH)
+        self._progress = r.register_script(_PROGRESS)
+        self._chunk_done = r.register_script(_CHUNK_DONE)
+
+    # -- reading -------------------------------------------------------------------------
+    def get(self, job_id: str) -> dict | None:
+        """The decoded record, or None."""
+        with store_errors():
+            raw = self.r.hgetall(self.keys.job(job_id))
+        if not raw:
+            return None
+        rec = {k.decode(): v.decode() for k, v in raw.items()}
+        for name in _JSON_FIELDS:
+            if name in rec:
+                rec[name] = orjson.loads(rec[name])
+        rec["progress"] = float(rec.get("progress", 0.0))
+        rec["deliveries"] = int(rec.get("deliveries", 0))
+        return rec
+
+    def status(self, job_id: str) -> str | None:
+        with store_errors():
+            st = self.r.hget(self.keys.job(job_id), "status")
+        return None if st is None else st.decode()
+
+    # -- transitions ---------------------------------------------------------------------
+    def submit(self, tenant: str, kind: str, key: str, fields: dict) -> tuple[str, bool]:
+        """The tenant's job for content ``key``: (id, whether this call created it).
+
+        ``fields`` initialise a new record (status, circuit_id, options, ...).
+        """
+        t = time.time()
+        record = {"kind": kind, "tenant": tenant, "content_key": key, "status": Status.QUEUED,
+                  "progress": 0, "created_at": now_iso(t), "updated_at": now_iso(t),
+                  "deliveries": 0, "enqueued": 0, **fields}
+        argv = [job_id_for(tenant, key), self.ttl, self.keys.job("")]
+        for name, value in record.items():
+            argv += [name, _encode(name, value)]
+        with store_errors():
+            job_id, created = self._submit(keys=[self.keys.job_index(tenant, key)], args=argv)
+        return job_id.decode(), bool(created)
+
+    def mark_enqueued(self, job_id: str) -> None:
+        with store_errors():
+            self.r.hset(self.keys.job(job_id), "enqueued", 1)
+
+    def claim(self, job_id: str, worker: str, max_deliveries: int, exhausted: dict) -> str:
+        """'claimed', 'final', 'missing' or 'exhausted' (too many deliveries: now failed)."""
+        with store_errors():
+            out = self._claim(keys=[self.keys.job(job_id)],
+                              args=[now_iso(), worker, max_deliveries, orjson.dumps(exhausted)])
+        return out.decode()
+
+    def progress(self, job_id: str, fraction: float) -> bool:
+        with store_errors():
+            return bool(self._progress(keys=[self.keys.job(job_id)],
+                                       args=[repr(round(float(fraction), 4)), now_iso()]))
+
+    def finish(self, job_id: str, status: Status, **fields) -> tuple[bool, str]:
+        """Move a job to a final ``status`` unless it is final already: (changed, previous)."""
+        argv = [str(status), now_iso()]
+        if status == Status.SUCCEEDED:
+            fields.setdefault("progress", 1)
+        for name, value in fields.items():
+            argv += [name, _encode(name, value)]
+        with store_errors():
+            changed, previous = self._finish(keys=[self.keys.job(job_id)], args=argv)
+        return bool(changed), previous.decode()
+
+    def succeed(self, job_id: str, result: dict) -> bool:
+        return self.finish(job_id, Status.SUCCEEDED, result=result)[0]
+
+    def fail(self, job_id: str, problem: dict, retryable: bool = False) -> bool:
+        return self.finish(job_id, Status.FAILED, error=problem, retryable=int(retryable))[0]
+
+    def cancel(self, job_id: str) -> tuple[bool, str]:
+        return self.finish(job_id, Status.CANCELLED)
+
+    # -- evaluation jobs: chunks done by many tasks ---------------------------------------
+    def chunk_try(self, job_id: str, index: int) -> int:
+        """Count one more delivery of chunk ``index``; returns the count so far."""
+        key = self.keys.job_tries(job_id)
+        with store_errors():
+            pipe = self.r.pipeline(transaction=False)
+            pipe.hincrby(key, str(index), 1)
+            pipe.expire(key, self.ttl)
+            return int(pipe.execute()[0])
+
+    def chunk_done(self, job_id: str, index: int, chunks: int, result: dict) -> int:
+        """Record chunk ``index`` as done: 2 when it was the last one (job succeeded)."""
+        with store_errors():
+            return int(self._chunk_done(
+                keys=[self.keys.job(job_id), self.keys.job_done(job_id)],
+                args=[index, chunks, now_iso(), self.ttl, orjson.dumps(result)]))
+
+
+def _encode(name: str, value) -> bytes | str | int | float:
+    if name in _JSON_FIELDS:
+        return orjson.dumps(value)
+    if isinstance(value, bool):
+        return int(value)
+    return value

@@ -1,0 +1,93 @@
+"""The wiring of one process: settings, Redis, the stores and the job records.
+
+The API and the workers build the same ``Runtime`` from the same settings, once per
+process (a forked child builds its own, with its own Redis connections).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from functools import cached_property
+
+import redis
+
+from .connection import redis_client, store_errors
+from .jobs import JobStore
+from .keys import Keys
+from .settings import Settings, settings
+from .store import BlobStore, CircuitStore
+
+WORKER_STALE_SECONDS = 20  # a worker silent this long does not count as ready
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        return redis_client(self.settings.redis_url)
+
+    @cached_property
+    def keys(self) -> Keys:
+        return Keys(self.settings.key_prefix)
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        s = self.settings
+        return BlobStore(self.redis, self.keys, s.chunk_bytes, s.zstd_level, s.retention_seconds)
+
+    @cached_property
+    def circuits(self) -> CircuitStore:
+        return CircuitStore(self.blobs)
+
+    @cached_property
+    def jobs(self) -> JobStore:
+        return JobStore(self.redis, self.keys, self.settings.retention_seconds)
+
+    # -- worker presence -------------------------------------------------------------------
+    def heartbeat(self, worker: str) -> None:
+        with store_errors():
+            self.redis.zadd(self.keys.workers(), {worker: time.time()})
+
+    def forget_worker(self, worker: str) -> None:
+        with store_errors():
+            self.redis.zrem(self.keys.workers(), worker)
+
+    def live_workers(self) -> int:
+        with store_errors():
+            return int(self.redis.zcount(self.keys.workers(), time.time() - WORKER_STALE_SECONDS,
+                                         "+inf"))
+
+
+_runtimes: dict[tuple[int, Settings], Runtime] = {}
+
+
+def runtime(s: Settings | None = None) -> Runtime:
+    """This process's runtime for ``s`` (default: the environment's settings)."""
+    s = settings() if s is None else s
+    key = (os.getpid(), s)
+    rt = _runtimes.get(key)
+    if rt is None:
+        rt = _runtimes[key] = Runtime(s)
+    return rt
+
+
+def warm_up() -> None:
+    """Run the engine once on a tiny circuit so the first real request finds compiled code.
+
+    Single-threaded paths only (one point): it may run in a process that forks later.
+    """
+    import numpy as np
+    from circuitgrad.engine.codec import from_msgpack, to_json, to_msgpack
+    from circuitgrad.engine.evaluate import evaluate
+    from circuitgrad.engine.generate import equation1
+    from circuitgrad.engine.gradient import differentiate
+
+    c = equation1()
+    g = differentiate(c, mode="auto")
+    from_msgpack(to_msgpack(g.circuit, packed=True))
+    to_json(g.circuit)
+    evaluate(g.circuit, np.ones((1, 3)))

@@ -1,0 +1,161 @@
+"""What a task does: load a job, run the engine, store the result, update the record.
+
+An engine error becomes a ``failed`` job carrying a problem document, never a crashed
+worker. A cancelled job writes no result: the engine polls ``should_stop`` between
+chunks of work, and a result finished after a cancellation is deleted again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import orjson
+from circuitgrad.engine.errors import Cancelled, CircuitError
+from circuitgrad.engine.evaluate import evaluate
+from circuitgrad.engine.gradient import differentiate
+
+from . import batches
+from .errors import BlobMissing, StoreError, StoreFull
+from .jobs import FINAL
+from .problems import invalid, problem
+from .runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 0.2  # seconds between progress writes
+CANCEL_CHECK_EVERY = 0.05  # seconds between reads of the cancellation flag
+
+
+class Hooks:
+    """The engine's ``progress`` and ``should_stop`` callbacks for one job, throttled."""
+
+    def __init__(self, rt: Runtime, job_id: str):
+        self.rt, self.job_id = rt, job_id
+        self._last_progress = self._last_check = 0.0
+        self._stopped = False
+
+    def progress(self, fraction: float) -> None:
+        t = time.monotonic()
+        if t - self._last_progress >= PROGRESS_EVERY and fraction < 1.0:
+            self._last_progress = t
+            self.rt.jobs.progress(self.job_id, fraction)
+
+    def should_stop(self, force: bool = False) -> bool:
+        t = time.monotonic()
+        if not self._stopped and (force or t - self._last_check >= CANCEL_CHECK_EVERY):
+            self._last_check = t
+            self._stopped = self.rt.jobs.status(self.job_id) in (None, *FINAL)
+        return self._stopped
+
+
+def exhausted_problem(tries: int) -> dict:
+    return problem(500, "worker-lost", "Worker lost",
+                   f"the job stopped its worker {tries} times and is given up")
+
+
+def run_gradient(rt: Runtime, job_id: str, worker: str) -> str:
+    """Compute a gradient job; returns what happened (for logs and tests)."""
+    s = rt.settings
+    outcome = rt.jobs.claim(job_id, worker, s.max_deliveries, exhausted_problem(s.max_deliveries))
+    if outcome != "claimed":
+        return outcome
+    job = rt.jobs.get(job_id)
+    hooks = Hooks(rt, job_id)
+    try:
+        c = rt.circuits.get(job["circuit_id"])
+        options = job["options"]
+        g = differentiate(c, progress=hooks.progress, should_stop=hooks.should_stop, **options)
+        if hooks.should_stop(force=True):
+            return "cancelled"
+        meta, created = rt.circuits.put(g.circuit, tenant=job["tenant"])
+        result = gradient_result(meta, g)
+        if not rt.jobs.succeed(job_id, result):  # cancelled while storing: leave nothing behind
+            if created:
+                rt.circuits.delete(meta["id"])
+            return "cancelled"
+        rt.redis.set(rt.keys.result(job["content_key"]), orjson.dumps(result),
+                     ex=s.retention_seconds)
+        return "succeeded"
+    except Cancelled:
+        return "cancelled"
+    except CircuitError as e:
+        rt.jobs.fail(job_id, invalid(e.errors, "the engine rejected the request"))
+        return "failed"
+    except BlobMissing:
+        rt.jobs.fail(job_id, problem(404, "not-found", "Not found",
+                                     "the job's circuit is no longer stored"))
+        return "failed"
+    except StoreFull as e:
+        rt.jobs.fail(job_id, store_full_problem(e), retryable=True)
+        return "failed"
+
+
+def gradient_result(meta: dict, g) -> dict:
+    """The result summary with its size certificate (source, raw and result measures)."""
+    cert = g.certificate()
+    raw = cert["raw"]
+    certificate = {"mode": cert["mode"], "source": cert["source"], "raw": raw,
+                   "result": cert["result"]}
+    if g.bound is not None:
+        certificate["theorem3_bound"] = g.bound
+        certificate["within_bound"] = raw["size"] <= g.bound
+    if cert.get("predicted") is not None:
+        certificate["predicted"] = cert["predicted"]
+    return {"circuit_id": meta["id"], "size": meta["size"], "depth": meta["depth"],
+            "wires": meta["wires"], "nodes": meta["nodes"], "outputs": meta["outputs"],
+            "mode": g.mode, "certificate": certificate}
+
+
+def store_full_problem(e: Exception) -> dict:
+    return problem(503, "store-full", "Store full",
+                   f"the store refused a write at its memory limit: {e}")
+
+
+# -- evaluation jobs ---------------------------------------------------------------------
+def run_evaluation_chunk(rt: Runtime, job_id: str, index: int) -> str:
+    """Evaluate chunk ``index`` of an evaluation job; the last chunk done completes the job."""
+    job = rt.jobs.get(job_id)
+    if job is None:
+        return "missing"
+    if job["status"] in FINAL:
+        return "final"
+    tries = rt.jobs.chunk_try(job_id, index)
+    if tries > rt.settings.max_deliveries:
+        rt.jobs.fail(job_id, exhausted_problem(tries - 1))
+        return "exhausted"
+    chunks = int(job["chunks"])
+    try:
+        if not rt.blobs.exists(batches.values_blob(job_id, index)):
+            c = rt.circuits.get(job["circuit_id"])
+            values = evaluate(c, rt.blobs.get_array(batches.points_blob(job_id, index)))
+            if rt.jobs.status(job_id) in FINAL:
+                return "final"
+            rt.blobs.put_array(batches.values_blob(job_id, index), values)
+        result = {"outputs": job["options"]["outputs"], "points": job["options"]["points"],
+                  "chunks": chunks}
+        done = rt.jobs.chunk_done(job_id, index, chunks, result)
+        if done == 0:  # cancelled or failed meanwhile: keep nothing
+            batches.discard(rt.blobs, job_id, chunks)
+            return "final"
+        if done == 2:
+            batches.discard(rt.blobs, job_id, chunks, values=False)  # inputs not needed now
+        return "succeeded" if done == 2 else "chunk-done"
+    except BlobMissing:
+        rt.jobs.fail(job_id, problem(404, "not-found", "Not found",
+                                     "the job's circuit or points are no longer stored"))
+        return "failed"
+    except StoreFull as e:
+        rt.jobs.fail(job_id, store_full_problem(e), retryable=True)
+        return "failed"
+
+
+def fail_unexpected(rt: Runtime, job_id: str, exc: BaseException) -> None:
+    """A bug or a time limit: the job fails with a problem document instead of hanging."""
+    try:
+        rt.jobs.fail(job_id, problem(500, "job-error", "Job failed",
+                                     f"{type(exc).__name__}: {exc}"))
+    except StoreError:
+        log.exception("could not record the failure of job %s", job_id)
+
+
