@@ -21,7 +21,6 @@ import time
 import casadi as ca
 import numba
 import numpy as np
-
 from circuitgrad.engine.circuit import Circuit
 from circuitgrad.engine.ops import BY_CODE, CONST, INPUT
 from timing import peak_rss_mb, timed

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # timing, ours, casadi_ref, report
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # this folder's helper modules
 
 from circuitgrad.engine import codec, generate  # noqa: E402
 from circuitgrad.engine.circuit import Circuit  # noqa: E402
@@ -70,6 +70,7 @@ CIRCUITS = {
 }  # fmt: skip
 FULL = ["dag4", "dag5", "dag6", "ls", "mlp", "chain"]
 QUICK = ["dag4", "ls-s", "mlp-s", "chain-s"]
+QUICK_POINTS = 1000  # batch size in --quick runs
 
 
 def points(n: int, N: int) -> tuple[np.ndarray, np.ndarray]:
@@ -79,12 +80,15 @@ def points(n: int, N: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 # -- child side ---------------------------------------------------------------------------
-def child(kinds: list[str], circuit_file: str, N: int, out: str) -> None:
+def child(kinds: list[str], circuit_file: str, N: int, out: str, budget: float) -> None:
+    import timing
+
+    timing.BUDGET = budget
     c = codec.from_msgpack(Path(circuit_file).read_bytes())
     result = {}
     for kind in kinds:
         if kind == "ours":
-            from ours import our_stages
+            from engine_stages import our_stages
 
             result[kind] = our_stages(c, *points(c.n_inputs, N))
         elif kind == "casadi":
@@ -93,17 +97,17 @@ def child(kinds: list[str], circuit_file: str, N: int, out: str) -> None:
             x0, X = points(c.n_inputs, N)
             result[kind] = casadi_stages(c, x0, np.ascontiguousarray(X.T))
         elif kind in ("raw", "simplified"):  # no batch in memory: it is not part of the figure
-            from ours import our_memory
+            from engine_stages import our_memory
 
             result[kind] = our_memory(c, simplified=kind == "simplified")
     Path(out).write_text(json.dumps(result))
 
 
 # -- parent side --------------------------------------------------------------------------
-def run_child(kinds: list[str], circuit_file: str, N: int, workdir: str) -> dict:
+def run_child(kinds: list[str], circuit_file: str, N: int, workdir: str, budget=1.0) -> dict:
     out = os.path.join(workdir, "result.json")
     cmd = [sys.executable, __file__, "--child", ",".join(kinds), "--circuit", circuit_file,
-           "--points", str(N), "--out", out]  # fmt: skip
+           "--points", str(N), "--out", out, "--budget", str(budget)]  # fmt: skip
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -117,7 +121,7 @@ def run_child(kinds: list[str], circuit_file: str, N: int, workdir: str) -> dict
 
 
 def bench_circuit(key: str, quick: bool, workdir: str) -> dict:
-    from report import print_table, rows
+    from engine_report import print_table, rows
 
     spec = CIRCUITS[key]
     t = time.perf_counter()
@@ -129,7 +133,7 @@ def bench_circuit(key: str, quick: bool, workdir: str) -> dict:
             "generate": made}  # fmt: skip
     del c
     if quick:
-        res = run_child(["ours", "casadi"], path, spec.batch, workdir)
+        res = run_child(["ours", "casadi"], path, min(spec.batch, QUICK_POINTS), workdir, 0.1)
         mem = {}
     else:
         res = run_child(["ours"], path, spec.batch, workdir)
@@ -165,20 +169,23 @@ def main(argv=None) -> int:
     p.add_argument("--circuit", help=argparse.SUPPRESS)
     p.add_argument("--points", type=int, help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
+    p.add_argument("--budget", type=float, default=1.0, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.child:
-        child(a.child.split(","), a.circuit, a.points, a.out)
+        child(a.child.split(","), a.circuit, a.points, a.out, a.budget)
         return 0
     keys = a.only.split(",") if a.only else (QUICK if a.quick else FULL)
     unknown = [k for k in keys if k not in CIRCUITS]
     if unknown:
         p.error(f"unknown circuit {', '.join(unknown)}; known: {', '.join(CIRCUITS)}")
 
-    from report import closing_note
+    from engine_report import closing_note
 
     info = meta()
-    print(f"circuitgrad engine bench — {info['started']}, {info['cpus']} CPUs, "
-          f"casadi {info['casadi']}, numba {info['numba']}, load {info['loadavg'][0]:.1f}")
+    print(
+        f"circuitgrad engine bench — {info['started']}, {info['cpus']} CPUs, "
+        f"casadi {info['casadi']}, numba {info['numba']}, load {info['loadavg'][0]:.1f}"
+    )
     t = time.perf_counter()
     results = {}
     with tempfile.TemporaryDirectory(prefix="cg-bench-") as workdir:

@@ -8,12 +8,14 @@ import time
 
 import numpy as np
 
+BUDGET = 1.0  # scales every ``min_total`` (the quick smoke run lowers it)
+
 
 def timed(fn, min_total: float = 1.0, max_reps: int = 7) -> dict:
-    """Run ``fn`` until ``min_total`` seconds or ``max_reps`` runs have passed (at least
-    once): the median and the first time (s), the run count and the last result."""
+    """Run ``fn`` until ``min_total`` × BUDGET seconds or ``max_reps`` runs have passed (at
+    least once): the median and the first time (s), the run count and the last result."""
     times, result = [], None
-    while not times or (sum(times) < min_total and len(times) < max_reps):
+    while not times or (sum(times) < min_total * BUDGET and len(times) < max_reps):
         t = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - t)

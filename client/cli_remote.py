@@ -19,7 +19,6 @@ service that cannot be reached, refuses the key or times out is a ``UsageError``
 from __future__ import annotations
 
 import numpy as np
-
 from circuitgrad.engine.cli import UsageError
 from circuitgrad.engine.errors import CircuitError, ErrorItem
 
@@ -47,8 +46,9 @@ class Remote:
             return np.empty((0, len(c.outputs)))
         with _cli_errors(self.url):
             ref = self.client.upload(c)
-            return self.client.evaluate(ref, np.asarray(points, dtype=np.float64),
-                                        timeout=self.timeout)
+            return self.client.evaluate(
+                ref, np.asarray(points, dtype=np.float64), timeout=self.timeout
+            )
 
     def stats(self, c) -> dict:
         with _cli_errors(self.url):

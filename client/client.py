@@ -84,8 +84,14 @@ class _Surface(Operations):
         if call.accept:
             headers["accept"] = f"{call.accept}, application/problem+json"
         timeout = httpx.USE_CLIENT_DEFAULT if call.timeout is None else call.timeout
-        return self._http.build_request(call.method, call.path, content=call.body,
-                                        headers=headers, params=call.params, timeout=timeout)
+        return self._http.build_request(
+            call.method,
+            call.path,
+            content=call.body,
+            headers=headers,
+            params=call.params,
+            timeout=timeout,
+        )
 
     # -- circuits ------------------------------------------------------------------------
     def upload(self, circuit: Any, *, inputs=None, output: str | None = None) -> CircuitRef:
@@ -106,8 +112,9 @@ class _Surface(Operations):
         """The stored circuit as an engine ``Circuit``."""
         return self._run(self._download(circuit))
 
-    def evaluate(self, circuit: Any, points: Any, *, job: bool | None = None,
-                 timeout: float | None = None):
+    def evaluate(
+        self, circuit: Any, points: Any, *, job: bool | None = None, timeout: float | None = None
+    ):
         """The circuit's outputs at ``points`` as a NumPy array.
 
         ``circuit`` is a ``CircuitRef``, an id, or a circuit to upload first. ``points``: a
@@ -139,8 +146,13 @@ class _Surface(Operations):
         ``simplify``: simplify the result. ``job.wait().result`` is the gradient circuit's
         ``CircuitRef``, whose outputs are ``d{f}/d{x}`` row-major.
         """
-        options = {"mode": mode, "wrt": wrt, "of": of, "include_value": include_value,
-                   "simplify": simplify}
+        options = {
+            "mode": mode,
+            "wrt": wrt,
+            "of": of,
+            "include_value": include_value,
+            "simplify": simplify,
+        }
         return self._run(self._gradient(circuit, expression, options))
 
     def job(self, job_id: str) -> Job:
@@ -181,8 +193,9 @@ class Client(_Surface):
 
     @staticmethod
     def _http_client(base_url, timeout, transport, headers):
-        return httpx.Client(base_url=base_url, timeout=timeout, transport=transport,
-                            headers=headers)
+        return httpx.Client(
+            base_url=base_url, timeout=timeout, transport=transport, headers=headers
+        )
 
     def _run(self, op):
         try:
@@ -225,8 +238,9 @@ class AsyncClient(_Surface):
 
     @staticmethod
     def _http_client(base_url, timeout, transport, headers):
-        return httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport,
-                                 headers=headers)
+        return httpx.AsyncClient(
+            base_url=base_url, timeout=timeout, transport=transport, headers=headers
+        )
 
     async def _run(self, op):
         import asyncio

@@ -23,8 +23,14 @@ import numpy as np
 from . import wire
 
 GRADIENT_OPTIONS = {"mode", "wrt", "of", "include_value", "simplify"}
-_TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-           409: "Conflict", 415: "Unsupported Media Type", 422: "Unprocessable Content"}
+_TITLES = {
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+}
 
 
 class Problem(Exception):
@@ -33,8 +39,12 @@ class Problem(Exception):
         self.status, self.detail, self.errors = status, detail, errors
 
     def document(self) -> dict:
-        doc = {"type": "about:blank", "title": _TITLES.get(self.status, "Error"),
-               "status": self.status, "detail": self.detail}
+        doc = {
+            "type": "about:blank",
+            "title": _TITLES.get(self.status, "Error"),
+            "status": self.status,
+            "detail": self.detail,
+        }
         if self.errors:
             doc["errors"] = self.errors
         return doc
@@ -102,8 +112,11 @@ class LocalService:
         accept = headers.get("accept", "")
         answer_type = wire.MSGPACK if "msgpack" in accept else wire.JSON
         try:
-            matches = [(verb, name, m) for verb, pattern, name in self._ROUTES
-                       if (m := pattern.fullmatch(path))]
+            matches = [
+                (verb, name, m)
+                for verb, pattern, name in self._ROUTES
+                if (m := pattern.fullmatch(path))
+            ]
             route = next(((name, m) for verb, name, m in matches if verb == method), None)
             if route is None:
                 if matches:
@@ -114,8 +127,11 @@ class LocalService:
             handler = getattr(self, name)
             status, doc, extra = handler(body, request.url.params, **match.groupdict())
         except Problem as p:
-            return httpx.Response(p.status, content=wire.encode(p.document(), wire.JSON),
-                                  headers={"content-type": "application/problem+json"})
+            return httpx.Response(
+                p.status,
+                content=wire.encode(p.document(), wire.JSON),
+                headers={"content-type": "application/problem+json"},
+            )
         if isinstance(doc, dict):
             content = wire.encode(doc, answer_type)
         else:  # a circuit: the codec writes it
@@ -123,8 +139,9 @@ class LocalService:
 
             msgpack = answer_type == wire.MSGPACK
             content = codec.to_msgpack(doc) if msgpack else codec.to_json(doc)
-        return httpx.Response(status, content=content,
-                              headers={"content-type": answer_type, **extra})
+        return httpx.Response(
+            status, content=content, headers={"content-type": answer_type, **extra}
+        )
 
     @staticmethod
     def _read(content: bytes, content_type: str):
@@ -166,8 +183,9 @@ class LocalService:
         try:
             if isinstance(body, dict) and "expression" in body:
                 body = _strict(body, {"expression", "inputs", "output"}, {"expression"})
-                return parse_expression(body["expression"], body.get("inputs"),
-                                        body.get("output") or "f")
+                return parse_expression(
+                    body["expression"], body.get("inputs"), body.get("output") or "f"
+                )
             return codec.from_document(body)
         except CircuitError as exc:
             raise _invalid(exc) from exc
@@ -176,8 +194,12 @@ class LocalService:
         from circuitgrad.engine.measures import measures
 
         m = measures(circuit)
-        return {"id": cid, **{k: m[k] for k in ("size", "depth", "wires", "nodes")},
-                "inputs": list(circuit.inputs), "outputs": list(circuit.output_names)}
+        return {
+            "id": cid,
+            **{k: m[k] for k in ("size", "depth", "wires", "nodes")},
+            "inputs": list(circuit.inputs),
+            "outputs": list(circuit.output_names),
+        }
 
     def create_circuit(self, body, query):
         circuit = self._parse(body)
@@ -195,30 +217,49 @@ class LocalService:
                 if not isinstance(row, dict):
                     errors.append({"path": f"/points/{i}", "message": "a point is an object"})
                     continue
-                errors += [{"path": f"/points/{i}/{k}", "message": "not an input"}
-                           for k in row if k not in names]
-                errors += [{"path": f"/points/{i}", "message": f"missing input {k!r}"}
-                           for k in circuit.inputs if k not in row]
+                errors += [
+                    {"path": f"/points/{i}/{k}", "message": "not an input"}
+                    for k in row
+                    if k not in names
+                ]
+                errors += [
+                    {"path": f"/points/{i}", "message": f"missing input {k!r}"}
+                    for k in circuit.inputs
+                    if k not in row
+                ]
             if errors:
                 raise Problem(422, "invalid points", errors)
             points = {k: [row[k] for row in points] for k in circuit.inputs}
         if not isinstance(points, dict):
-            raise Problem(422, "points: a list of objects or an object of columns",
-                          [{"path": "/points", "message": "wrong type"}])
-        errors = [{"path": f"/points/{k}", "message": "not an input"}
-                  for k in points if k not in names]
-        errors += [{"path": "/points", "message": f"missing input {k!r}"}
-                   for k in circuit.inputs if k not in points]
+            raise Problem(
+                422,
+                "points: a list of objects or an object of columns",
+                [{"path": "/points", "message": "wrong type"}],
+            )
+        errors = [
+            {"path": f"/points/{k}", "message": "not an input"} for k in points if k not in names
+        ]
+        errors += [
+            {"path": "/points", "message": f"missing input {k!r}"}
+            for k in circuit.inputs
+            if k not in points
+        ]
         if errors:
             raise Problem(422, "invalid points", errors)
         try:
             cols = {k: np.asarray(points[k], dtype=np.float64).reshape(-1) for k in circuit.inputs}
         except (TypeError, ValueError) as exc:
-            raise Problem(422, f"points must be numbers: {exc}",
-                          [{"path": "/points", "message": "not a number"}]) from exc
+            raise Problem(
+                422,
+                f"points must be numbers: {exc}",
+                [{"path": "/points", "message": "not a number"}],
+            ) from exc
         if len({len(c) for c in cols.values()}) > 1:
-            raise Problem(422, "columns of different lengths",
-                          [{"path": "/points", "message": "columns of different lengths"}])
+            raise Problem(
+                422,
+                "columns of different lengths",
+                [{"path": "/points", "message": "columns of different lengths"}],
+            )
         return cols
 
     def _values(self, circuit, points) -> dict:
@@ -243,8 +284,16 @@ class LocalService:
                     return dict(job)
             jid = uuid.uuid4().hex
             now = _now()
-            job = {"id": jid, "kind": kind, "status": "queued", "progress": 0.0,
-                   "created_at": now, "updated_at": now, "result": None, "error": None}
+            job = {
+                "id": jid,
+                "kind": kind,
+                "status": "queued",
+                "progress": 0.0,
+                "created_at": now,
+                "updated_at": now,
+                "result": None,
+                "error": None,
+            }
             self._jobs[jid] = job
             self._stops[jid] = threading.Event()
             self._done[jid] = threading.Event()
@@ -283,8 +332,9 @@ class LocalService:
         except CircuitError as exc:
             self._update(jid, status="failed", error=_invalid(exc).document())
         except Exception as exc:  # an engine bug must fail the job, never the pool
-            self._update(jid, status="failed",
-                         error=Problem(500, f"{type(exc).__name__}: {exc}").document())
+            self._update(
+                jid, status="failed", error=Problem(500, f"{type(exc).__name__}: {exc}").document()
+            )
         else:
             self._update(jid, status="succeeded", progress=1.0, result=result)
 
@@ -294,8 +344,11 @@ class LocalService:
         body = _strict(body, {"circuit_id", "circuit", "expression"} | GRADIENT_OPTIONS)
         sources = [k for k in ("circuit_id", "circuit", "expression") if k in body]
         if len(sources) != 1:
-            raise Problem(422, "give exactly one of circuit_id, circuit, expression",
-                          [{"path": "", "message": "exactly one of circuit_id, circuit, expression"}])
+            raise Problem(
+                422,
+                "give exactly one of circuit_id, circuit, expression",
+                [{"path": "", "message": "exactly one of circuit_id, circuit, expression"}],
+            )
         if "circuit_id" in body:
             cid = str(body["circuit_id"])
             circuit = self._circuit(cid)
@@ -319,28 +372,22 @@ class LocalService:
 
     @staticmethod
     def _check_names(circuit, options) -> None:
-        """The 422s the service answers at submission: unknown or repeated names."""
-        errors = []
-        for field, known in (("wrt", circuit.inputs), ("of", circuit.output_names)):
-            names = options.get(field)
-            if names is None:
-                continue
-            if not isinstance(names, list) or not names:
-                errors.append({"path": f"/{field}", "message": "a non-empty list of names"})
-                continue
-            seen = set()
-            for i, name in enumerate(names):
-                if name not in known:
-                    errors.append({"path": f"/{field}/{i}", "message": f"unknown name {name!r}"})
-                elif name in seen:
-                    errors.append({"path": f"/{field}/{i}", "message": f"{name!r} given twice"})
-                seen.add(name)
-        if options.get("mode", "backward") not in ("backward", "forward", "auto"):
-            errors.append({"path": "/mode", "message": "one of backward, forward, auto"})
-        if not circuit.inputs:
-            errors.append({"path": "/wrt", "message": "the circuit has no inputs"})
-        if errors:
-            raise Problem(422, "invalid gradient request", errors)
+        """The 422s the service answers at submission: unknown mode, unknown, repeated
+        or no names in ``wrt``/``of``."""
+        from circuitgrad.engine.errors import CircuitError
+        from circuitgrad.engine.gradient import MODES
+        from circuitgrad.engine.propagate import resolve
+
+        if options.get("mode", "backward") not in MODES:
+            raise Problem(
+                422,
+                "invalid mode",
+                [{"path": "/mode", "message": f"must be one of {', '.join(MODES)}"}],
+            )
+        try:
+            resolve(circuit, options.get("wrt"), options.get("of"))
+        except CircuitError as exc:
+            raise _invalid(exc) from exc
 
     def submit_evaluation(self, body, query):
         body = _strict(body, {"circuit_id", "points"}, {"circuit_id", "points"})
@@ -350,8 +397,11 @@ class LocalService:
         def run(progress, should_stop):
             values = self._values(circuit, body["points"])
             self._evaluated[jid_box[0]] = values
-            return {"outputs": values["outputs"], "points": len(values["values"]),
-                    "values_url": f"/v1/jobs/{jid_box[0]}/values"}
+            return {
+                "outputs": values["outputs"],
+                "points": len(values["values"]),
+                "values_url": f"/v1/jobs/{jid_box[0]}/values",
+            }
 
         jid_box: list[str] = []
         job = self._new_job("evaluation", run, before_start=jid_box.append)

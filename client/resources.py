@@ -113,4 +113,7 @@ class Job:
 
     def __repr__(self) -> str:
         tail = f", result={self.result!r}" if self.result is not None else ""
-        return f"Job({self.id!r}, kind={self.kind!r}, status={self.status!r}, progress={self.progress:.2f}{tail})"
+        return (
+            f"Job({self.id!r}, kind={self.kind!r}, status={self.status!r}, "
+            f"progress={self.progress:.2f}{tail})"
+        )

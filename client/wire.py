@@ -140,6 +140,8 @@ def points_payload(points: Any, inputs: Sequence[str] | None) -> tuple[Any, int 
     arr = np.asarray(points, dtype=np.float64)
     if inputs is None:
         raise _invalid("/points", "array points need the circuit's input names")
+    if arr.size == 0 and arr.ndim <= 2 and (arr.ndim < 2 or arr.shape[1] in (0, len(inputs))):
+        return {name: np.empty(0) for name in inputs}, 0, False  # no points: no values
     single = arr.ndim == 1
     if single:
         arr = arr[None, :]
@@ -155,6 +157,8 @@ def points_payload(points: Any, inputs: Sequence[str] | None) -> tuple[Any, int 
 def values_array(values: Any, n_outputs: int | None = None) -> np.ndarray:
     """``values`` of an evaluation (rows of floats; JSON strings for non-finite) as (N, m)."""
     arr = np.asarray(values if values is not None else [], dtype=np.float64)
-    if arr.ndim != 2:
-        arr = arr.reshape(-1, n_outputs or 0) if arr.size == 0 else arr.reshape(len(arr), -1)
-    return arr
+    if arr.ndim == 2:
+        return arr
+    if arr.size == 0:
+        return arr.reshape(0, n_outputs or 0)
+    return arr.reshape(len(arr), -1)

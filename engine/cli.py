@@ -6,7 +6,8 @@
     circuitgrad stats CIRCUIT
 
 CIRCUIT is a ``.json``/``.msgpack`` file, ``-`` for standard input, or ``--expr TEXT``
-(with ``--inputs x,y,z`` to fix the input order). Exit status: 0 done; 1 the circuit,
+(with ``--inputs x,y,z`` to fix the input order); each command takes ``--url URL`` to
+compute on a service instead of in this process. Exit status: 0 done; 1 the circuit,
 expression or request is invalid (one ``path: message`` line per error on stderr);
 2 usage (bad arguments, unreadable file).
 
@@ -15,15 +16,15 @@ of ``PLUGINS`` that defines ``register(subparsers)`` adds its parsers there, eac
 ``func(args) -> exit status`` default (Python code may also call ``add_command``).
 ``main`` imports the plugins only when the command is not one of its own, so the engine
 commands start without the service's dependencies. The three engine commands go through
-a ``Local`` backend: a remote one (an ``--url`` option and the SDK) can offer the same
-three methods.
+a backend: ``Local`` (the engine in this process) or, with ``--url``, the SDK's ``Remote``
+(client/cli_remote.py), which offers the same three methods against a service.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
+import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ def add_command(name: str, help: str, configure, run) -> None:
 
 # -- circuits in, circuits out ------------------------------------------------------------
 def add_circuit_argument(p: argparse.ArgumentParser) -> None:
-    """CIRCUIT, ``--expr`` and ``--inputs``: for any command that reads a circuit."""
+    """CIRCUIT, ``--expr``, ``--inputs`` and ``--url``: for any command that reads a circuit."""
     p.add_argument(
         "circuit",
         nargs="?",
@@ -74,6 +75,12 @@ def add_circuit_argument(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--inputs", type=_names, metavar="x,y,...", help="with --expr: the inputs, in this order"
+    )
+    p.add_argument(
+        "--url",
+        default=os.environ.get("CIRCUITGRAD_URL") or None,
+        help="compute on the circuitgrad service at URL (default $CIRCUITGRAD_URL; "
+        "unset: in this process)",
     )
 
 
@@ -129,8 +136,17 @@ class Local:
         return measures(c)
 
 
-def backend(args: argparse.Namespace) -> Local:
-    return Local()
+def backend(args: argparse.Namespace):
+    """``Local``, or with ``--url`` the SDK's ``Remote`` (same three methods; imported only
+    then, since the engine does not depend on the client)."""
+    url = getattr(args, "url", None)
+    if not url:
+        return Local()
+    try:
+        from circuitgrad.client.cli_remote import Remote
+    except ImportError as e:
+        raise UsageError(f"--url needs the circuitgrad client ({e})") from None
+    return Remote(url)
 
 
 # -- grad ---------------------------------------------------------------------------------
@@ -339,12 +355,11 @@ def _load_plugins() -> list:
     modules = []
     for name in PLUGINS:
         try:
-            if importlib.util.find_spec(name) is None:
-                continue
             modules.append(importlib.import_module(name))
         except ModuleNotFoundError as e:
-            if (e.name or "").startswith("circuitgrad"):
-                raise
+            missing = e.name or ""
+            if missing.startswith("circuitgrad") and not name.startswith(missing):
+                raise  # a broken import inside circuitgrad itself
     return modules
 
 

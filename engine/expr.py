@@ -21,6 +21,7 @@ import contextlib
 import gc
 import itertools
 import numbers
+import struct
 from collections.abc import Mapping
 
 import numpy as np
@@ -372,6 +373,7 @@ def _input_name(v, ctx: Context | None, i: int) -> str:
 
 # -- lowering --------------------------------------------------------------------------
 _ADD, _NEG, _MULC = BY_NAME["add"].code, BY_NAME["neg"].code, BY_NAME["mul"].code
+_CODE = {op.name: op.code for op in BY_NAME.values()}
 
 
 def lower(b: CircuitBuilder, outputs: list[Expr], vertex_of_input: list[int]) -> list[int]:
@@ -380,17 +382,25 @@ def lower(b: CircuitBuilder, outputs: list[Expr], vertex_of_input: list[int]) ->
     Rules (docs/expressions.md):
     - a linear combination (product) used exactly once, by another linear combination
       (product), is merged into it; used more than once, it is one vertex of its own;
-    - equal terms merge their coefficients; terms whose coefficient is 0 are dropped;
+    - equal sub-expressions are one node, so equal terms merge their coefficients
+      (``sin(x) + sin(x)`` is ``2·sin(x)``); terms whose coefficient is 0 are dropped;
     - a combination lowers to its term when that is ``1·u``, to ``neg u`` for ``-1·u``, to a
       constant when no term is left, else to one ``add`` whose constant offset is the
       coefficient of a ``const 1`` argument, last;
-    - constants come first, then gates by depth (then in order of creation): the layered
-      order of the lecture's figures.
-    Every pass is a loop (expressions are created children first, so sorting by creation
+    - only what an output reaches is emitted: constants first, then gates by depth (then in
+      order of creation), the layered order of the lecture's figures.
+    Every pass is a loop (an expression is created after its operands, so the creation
     serial is a topological order): depth is not limited by Python's recursion.
     """
     with gc_paused():
-        return _lower(b, outputs, vertex_of_input)
+        merged, nodes = _uses(outputs)
+        nodes.sort(key=_serial)  # operands first
+        plan = _Plan(vertex_of_input)
+        node_of: dict[int, int] = {}
+        for e in nodes:
+            if id(e) not in merged:
+                node_of[id(e)] = plan.node(e, merged, node_of)
+        return plan.emit(b, [node_of[id(e)] for e in outputs])
 
 
 @contextlib.contextmanager
@@ -406,19 +416,7 @@ def gc_paused():
             gc.enable()
 
 
-def _lower(b: CircuitBuilder, outputs: list[Expr], vertex_of_input: list[int]) -> list[int]:
-    merged, nodes = _uses(outputs)
-    nodes.sort(key=_serial, reverse=True)  # parents before children
-    needed = {id(e) for e in outputs}
-    operands: list = [None] * len(nodes)
-    for i, e in enumerate(nodes):
-        k = id(e)
-        if k in needed and k not in merged:
-            ops = operands[i] = _operands(e, merged)
-            needed.update([id(o) for o in ops[0]])
-    nodes.reverse()
-    operands.reverse()
-    return _Plan(vertex_of_input).run(b, nodes, operands, outputs)
+_bits = struct.Struct("<d").pack  # constants are equal when their bits are
 
 
 def _serial(e: Expr) -> int:
@@ -426,7 +424,7 @@ def _serial(e: Expr) -> int:
 
 
 def _uses(outputs: list[Expr]):
-    """(ids merged into their only user, every reachable Expr)."""
+    """(ids of the expressions merged into their only user, every reachable Expr)."""
     refs: dict[int, int] = {}
     nested: set[int] = set()  # combinations inside a combination, products inside a product
     nodes: list[Expr] = []
@@ -442,153 +440,138 @@ def _uses(outputs: list[Expr]):
         e = stack.pop()
         nodes.append(e)
         kind = e.kind
-        children = [t for t, _ in e.items] if kind == _LIN else e.items
-        for c in children:
+        if kind == _INPUT:
+            continue
+        for c in [t for t, _ in e.items] if kind == _LIN else e.items:
             k = id(c)
-            if c.kind == kind and kind != _OP:
-                nested.add(k)
             r = refs.get(k)
             if r is None:
                 refs[k] = 1
                 stack.append(c)
+                if c.kind == kind and kind != _OP:
+                    nested.add(k)
             else:
                 refs[k] = r + 1
     return {k for k in nested if refs[k] == 1}, nodes
 
 
-def _operands(e: Expr, merged: set[int]):
-    """(operand exprs, coeffs, offset) of a vertex, merged combinations expanded."""
-    kind = e.kind
-    if kind == _OP:
-        return (e.items, None, 0.0)
-    if kind == _MUL:
-        if not any([id(f) in merged for f in e.items]):
-            return (e.items, None, 0.0)
-        factors = []
-        stack = list(reversed(e.items))
-        while stack:
-            f = stack.pop()
-            if id(f) in merged:
-                stack.extend(reversed(f.items))
-            else:
-                factors.append(f)
-        return (factors, None, 0.0)
-    if kind == _INPUT or not e.items:
-        return ((), None, 0.0)
-    if len(e.items) == 1 and id(e.items[0][0]) not in merged:
-        t, c = e.items[0]
-        return ((t,), (c,), e.value) if c != 0.0 else ((), (), e.value)
-    terms: dict[int, list] = {}
-    offset = e.value
-    stack = list(reversed(e.items))
-    while stack:
-        t, c = stack.pop()
-        if id(t) in merged:
-            offset += c * t.value
-            stack.extend([(u, c * k) for u, k in reversed(t.items)])
-        else:
-            entry = terms.get(id(t))
-            if entry is None:
-                terms[id(t)] = [t, c]
-            else:
-                entry[1] += c
-    kept = [(t, c) for t, c in terms.values() if c != 0.0]
-    return ([t for t, _ in kept], [c for _, c in kept], offset)
-
-
 class _Plan:
-    """Canonical nodes before emission: an input (its vertex), a constant (its value) or a
-    gate (code, argument nodes, coeffs, param); an expression that is ``1·u`` shares u's."""
+    """Nodes before emission, hash-consed: an input (its vertex, an int), a constant (its
+    value, a float) or a gate (code, argument nodes, coeffs, param)."""
 
     def __init__(self, vertex_of_input: list[int]):
         self.vertex_of_input = vertex_of_input
-        self.data: list = []  # per node: int vertex | float value | (code, args, coeffs, p)
+        self.data: list = []
         self.depth: list[int] = []
-        self.consts: dict[bytes, int] = {}
+        self.seen: dict = {}  # gate key / constant bits / input vertex -> node
 
-    def const(self, value: float) -> int:
-        key = _bits(value)
-        n = self.consts.get(key)
+    def _leaf(self, key, value) -> int:
+        n = self.seen.get(key)
         if n is None:
-            n = self.consts[key] = len(self.data)
-            self.data.append(float(value))
+            n = self.seen[key] = len(self.data)
+            self.data.append(value)
             self.depth.append(0)
         return n
 
-    def gate(self, code: int, args: list[int], coeffs, param: float) -> int:
-        depth = self.depth
-        self.data.append((code, args, coeffs, param))
-        if len(args) == 1:
-            depth.append(depth[args[0]] + 1)
-        else:
-            depth.append(1 + max([depth[a] for a in args]))
-        return len(depth) - 1
+    def const(self, value: float) -> int:
+        return self._leaf(_bits(value), float(value))
 
-    def run(self, b: CircuitBuilder, nodes, operands, outputs: list[Expr]) -> list[int]:
-        node_of: dict[int, int] = {}
-        data, depth = self.data, self.depth
-        for e, ops in zip(nodes, operands, strict=True):  # children first
-            if ops is None:
-                continue
-            kind = e.kind
-            if kind == _INPUT:
-                v = self.vertex_of_input[int(e.value)]
-                if v < 0:
-                    name = e.ctx.names[int(e.value)]
-                    raise CircuitError(f"input {name!r} is used but not in inputs=", "/inputs")
-                n = len(data)
-                data.append(v)
-                depth.append(0)
-            elif kind == _OP:
-                args = [node_of[id(o)] for o in ops[0]]
-                n = self.gate(_CODE[e.name], args, None, e.value)
-            elif kind == _MUL:
-                n = self.gate(_MULC, [node_of[id(o)] for o in ops[0]], None, 0.0)
+    def gate(self, code: int, args: tuple, coeffs, param: float) -> int:
+        key = (code, args, coeffs, param)
+        n = self.seen.get(key)
+        if n is None:
+            n = self.seen[key] = len(self.data)
+            depth = self.depth
+            self.data.append(key)
+            if len(args) == 1:
+                depth.append(depth[args[0]] + 1)
             else:
-                exprs, coeffs, offset = ops
-                args = [node_of[id(o)] for o in exprs]
-                if not args:
-                    n = self.const(offset)
-                elif offset == 0.0 and len(args) == 1 and coeffs[0] == 1.0:
-                    n = args[0]  # 1·u is u
-                elif offset == 0.0 and len(args) == 1 and coeffs[0] == -1.0:
-                    n = self.gate(_NEG, args, None, 0.0)
-                elif offset != 0.0:
-                    args.append(self.const(1.0))
-                    n = self.gate(_ADD, args, (*coeffs, offset), 0.0)
+                depth.append(1 + max([depth[a] for a in args]))
+        return n
+
+    def node(self, e: Expr, merged: set[int], node_of: dict[int, int]) -> int:
+        kind = e.kind
+        if kind == _OP:
+            args = tuple([node_of[id(a)] for a in e.items])
+            return self.gate(_CODE[e.name], args, None, e.value)
+        if kind == _MUL:
+            factors = []
+            stack = list(reversed(e.items))
+            while stack:
+                f = stack.pop()
+                if id(f) in merged:
+                    stack.extend(reversed(f.items))
                 else:
-                    n = self.gate(_ADD, args, tuple(coeffs), 0.0)
-            node_of[id(e)] = n
-        return self.emit(b, [node_of[id(e)] for e in outputs])
+                    factors.append(node_of[id(f)])
+            return self.gate(_MULC, tuple(factors), None, 0.0)
+        if kind == _INPUT:
+            v = self.vertex_of_input[int(e.value)]
+            if v < 0:
+                name = e.ctx.names[int(e.value)]
+                raise CircuitError(f"input {name!r} is used but not in inputs=", "/inputs")
+            return self._leaf(("input", v), v)
+        terms, offset = self._terms(e, merged, node_of)
+        if not terms:
+            return self.const(offset)
+        if offset == 0.0 and len(terms) == 1:
+            ((n, c),) = terms.items()
+            if c == 1.0:
+                return n  # 1·u is u
+            if c == -1.0:
+                return self.gate(_NEG, (n,), None, 0.0)
+        if offset != 0.0:
+            terms[self.const(1.0)] = offset  # (a term of its own: no input is a constant)
+        return self.gate(_ADD, tuple(terms), tuple(terms.values()), 0.0)
+
+    def _terms(self, e: Expr, merged: set[int], node_of: dict[int, int]):
+        """({node: coefficient} in order of first appearance, without zeros; offset) of a
+        combination: the combinations merged into it expanded, constants in the offset."""
+        data = self.data
+        offset = e.value
+        items = e.items
+        if len(items) == 1 and id(items[0][0]) not in merged:  # the common c·u + offset
+            n, c = node_of[id(items[0][0])], items[0][1]
+            if type(data[n]) is float:
+                return {}, offset + c * data[n]
+            return ({n: c} if c != 0.0 else {}), offset
+        terms: dict[int, float] = {}
+        stack = list(reversed(items))
+        while stack:
+            t, c = stack.pop()
+            if id(t) in merged:
+                offset += c * t.value
+                stack.extend([(u, c * k) for u, k in reversed(t.items)])
+            else:
+                n = node_of[id(t)]
+                if type(data[n]) is float:  # a shared combination that is a constant
+                    offset += c * data[n]
+                else:
+                    terms[n] = terms.get(n, 0.0) + c
+        return {n: c for n, c in terms.items() if c != 0.0}, offset
 
     def emit(self, b: CircuitBuilder, roots: list[int]) -> list[int]:
-        """Constants first, then gates level by level (stable: creation order within)."""
+        """What the roots reach: constants first, then gates level by level."""
         data, depth = self.data, self.depth
-        vertex = [0] * len(data)
+        live = bytearray(len(data))
+        for r in roots:
+            live[r] = 1
         gates = []
-        for n, d in enumerate(data):
+        for n in range(len(data) - 1, -1, -1):  # arguments have smaller numbers
+            if live[n] and type(data[n]) is tuple:
+                gates.append(n)
+                for a in data[n][1]:
+                    live[a] = 1
+        gates.reverse()
+        gates.sort(key=depth.__getitem__)  # stable: creation order within a level
+        vertex = [-1] * len(data)
+        for n in [a for g in gates for a in data[g][1]] + roots:  # constants by first use
+            d = data[n]
             if type(d) is int:
                 vertex[n] = d
-            elif type(d) is float:
+            elif type(d) is float and vertex[n] < 0:
                 vertex[n] = b.const(d)
-            else:
-                gates.append(n)
-        gates.sort(key=depth.__getitem__)
         add = b._add
         for n in gates:
             code, args, coeffs, param = data[n]
-            vertex[n] = add(
-                code,
-                tuple([vertex[a] for a in args]),
-                coeffs,
-                param,
-                None,
-            )
+            vertex[n] = add(code, tuple([vertex[a] for a in args]), coeffs, param, None)
         return [vertex[r] for r in roots]
-
-
-_CODE = {op.name: op.code for op in BY_NAME.values()}
-
-
-def _bits(value: float) -> bytes:
-    return np.float64(value).tobytes()

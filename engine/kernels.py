@@ -66,30 +66,35 @@ def run_point(ins, num, n_slots, x, out):
 
 
 @numba.njit(cache={cache}, error_model="numpy")
-def run_block(ins, num, s, B, X, out, start, nb):
-    """The tape on points start .. start+nb-1 (columns of X and out); slot i is s[i*B:]."""
+def run_block(ins, num, s, X, out, lo, hi):
+    """The tape on points lo .. hi-1, columns of X (n, N) and out (m, N); slots s (n_slots, B).
+
+    Slots are indexed s[row, k] with k the loop counter: no index arithmetic that could be
+    negative (Numba's wraparound check) stays in the loops over the block, so they
+    vectorise; and no views, whose reference counts would cost atomics per instruction."""
+    nb = hi - lo
     pc = 0
     fp = 0
     end = ins.shape[0]
     while pc < end:
         code = ins[pc]
-        d = ins[pc + 1] * B
+        d = ins[pc + 1]
 {block_cases}
         elif code == {LOAD}:
             j = ins[pc + 2]
             for k in range(nb):
-                s[d + k] = X[j, start + k]
+                s[d, k] = X[j, lo + k]
             pc += 3
         elif code == {LOAD_CONST}:
             v = num[fp]
             for k in range(nb):
-                s[d + k] = v
+                s[d, k] = v
             fp += 1
             pc += 2
         else:  # OUT
             j = ins[pc + 2]
             for k in range(nb):
-                out[j, start + k] = s[d + k]
+                out[j, lo + k] = s[d, k]
             pc += 3
 
 
@@ -100,10 +105,10 @@ def run_batch(ins, num, n_slots, X, out, B, threads):
     blocks = (N + B - 1) // B
     threads = max(1, min(threads, blocks))
     for t in numba.prange(threads):
-        s = np.empty(n_slots * B)
+        s = np.empty((n_slots, B))
         for b in range(t * blocks // threads, (t + 1) * blocks // threads):
-            start = b * B
-            run_block(ins, num, s, B, X, out, start, min(B, N - start))
+            lo, hi = b * B, min(b * B + B, N)
+            run_block(ins, num, s, X, out, lo, hi)
 '''
 
 # -- one case per op -------------------------------------------------------------------
@@ -114,8 +119,8 @@ _POINT_FIXED = """\
 
 _BLOCK_FIXED = """\
         elif code == {code}:  # {name}
-{arg_bases}{param_load}            for k in range(nb):
-                s[d + k] = _f{code}({args})
+{arg_rows}{param_load}            for k in range(nb):
+                s[d, k] = _f{code}({args})
             {param_step}pc += {width}"""
 
 # reductions: acc starts at the folded constants (bias -0.0 / scale 1.0 when there are
@@ -134,15 +139,13 @@ _BLOCK_REDUCTION = """\
         elif code == {code}:  # {name}
             n = ins[pc + 2]
             c0 = num[fp]
-            a = ins[pc + 3] * B
-            {coef0}
-            for k in range(nb):
-                s[d + k] = c0 {combine} {term_block0}
+            a = ins[pc + 3]
+{coef0}            for k in range(nb):
+                s[d, k] = c0 {combine} {term_block}
             for j in range(1, n):
-                a = ins[pc + 3 + j] * B
-                {coefj}
-                for k in range(nb):
-                    s[d + k] = s[d + k] {combine} {term_blockj}
+                a = ins[pc + 3 + j]
+{coefj}                for k in range(nb):
+                    s[d, k] = s[d, k] {combine} {term_block}
             fp += 1{coef_step}
             pc += 3 + n"""
 
@@ -152,8 +155,8 @@ _COMBINE = {"sum": "+", "product": "*"}
 def _fixed_cases(op) -> tuple[str, str]:
     k = op.min_args
     point_args = [f"s[ins[pc + {2 + i}]]" for i in range(k)]
-    block_args = [f"s[a{i} + k]" for i in range(k)]
-    bases = "".join(f"            a{i} = ins[pc + {2 + i}] * B\n" for i in range(k))
+    block_args = [f"s[a{i}, k]" for i in range(k)]
+    rows = "".join(f"            a{i} = ins[pc + {2 + i}]\n" for i in range(k))
     param_step, param_load = "", ""
     if op.param is not None:
         point_args.append("num[fp]")
@@ -163,7 +166,7 @@ def _fixed_cases(op) -> tuple[str, str]:
     fmt = dict(code=op.code, name=op.name, width=2 + k, param_step=param_step)
     point = _POINT_FIXED.format(args=", ".join(point_args), **fmt)
     block = _BLOCK_FIXED.format(
-        args=", ".join(block_args), arg_bases=bases, param_load=param_load, **fmt
+        args=", ".join(block_args), arg_rows=rows, param_load=param_load, **fmt
     )
     return point, block
 
@@ -173,19 +176,17 @@ def _reduction_cases(op) -> tuple[str, str]:
     if op.coeffs:
         fmt = dict(
             term_point="num[fp + 1 + j] * s[ins[pc + 3 + j]]",
-            coef0="w = num[fp + 1]",
-            coefj="w = num[fp + 1 + j]",
-            term_block0="w * s[a + k]",
-            term_blockj="w * s[a + k]",
+            coef0="            w = num[fp + 1]\n",
+            coefj="                w = num[fp + 1 + j]\n",
+            term_block="w * s[a, k]",
             coef_step=" + n",
         )
     else:
         fmt = dict(
             term_point="s[ins[pc + 3 + j]]",
-            coef0="pass",
-            coefj="pass",
-            term_block0="s[a + k]",
-            term_blockj="s[a + k]",
+            coef0="",
+            coefj="",
+            term_block="s[a, k]",
             coef_step="",
         )
     fmt.update(code=op.code, name=op.name, combine=combine)

@@ -163,7 +163,8 @@ class _Parser:
     def expression(self, i: int) -> tuple[Expr, int]:
         toks = self.tokens
         values: list[Expr] = []
-        # pending: (kind, symbol/name, offset, precedence, right-assoc / argument count)
+        # pending operators: [kind, symbol, offset, precedence, right-associative];
+        # pending groups: ["(" or "call", name, offset, commas so far, offset of the "("]
         pending: list[list] = []
         want_operand = True
         while True:
@@ -175,7 +176,7 @@ class _Parser:
                 elif kind == NAME and toks[i + 1][0] == "(":
                     if value not in FUNCTIONS:
                         _fail(offset, f"unknown function {value!r}")
-                    pending.append(["call", value, offset, 0, 0])
+                    pending.append(["call", value, offset, 0, toks[i + 1][2]])
                     i += 1
                     if toks[i + 1][0] == ")":  # f(): no argument
                         i += 1
@@ -185,7 +186,7 @@ class _Parser:
                     values.append(self.name(value, offset))
                     want_operand = False
                 elif kind == "(":
-                    pending.append(["(", "(", offset, 0, 0])
+                    pending.append(["(", "(", offset, 0, offset])
                 elif kind == OP and value in ("+", "-"):
                     pending.append(["unary", value, offset, _UNARY_PREC, False])
                 elif kind == SEP and value == "\n":
@@ -226,7 +227,7 @@ class _Parser:
             elif kind == SEP or kind == END:
                 self.reduce_to_group(values, pending)
                 if pending:
-                    found, opened = _describe(toks[i]), pending[-1][2]
+                    found, opened = _describe(toks[i]), pending[-1][4]
                     _fail(offset, f"expected ')' to close '(' at offset {opened}, found {found}")
                 return values[0], i
             else:

@@ -1,35 +1,235 @@
 """``simplify(c)``: the same outputs from a circuit that is never larger.
 
-One compiled sweep (``rewrite.py``) folds constants, applies the identity rules of its
-``RULES`` list and makes equal gates one vertex (add and mul with their arguments
-sorted, so a+b and b+a are equal); a reverse liveness sweep then finds what still
-reaches an output, and the survivors are renumbered in order, which keeps the
-numbering topological. Gates and constants that reach no output are gone; inputs stay
-exactly as they were, even unused ones; outputs keep their names and order; a vertex
-that survives keeps its label. The pass is idempotent: simplifying twice gives the same
-arrays as simplifying once.
+One compiled sweep over the source in vertex order: each gate is loaded with its
+arguments renumbered (add and mul arguments sorted, so a+b and b+a are alike), rewritten
+by the rules of ``rewrite.RULES`` until none matches (constants folded, identities
+applied), then either replaced by the vertex it became a copy of, or looked up by its
+whole content in a hash table and shared with an equal gate, or appended. A reverse
+liveness sweep then keeps what reaches an output and the survivors are renumbered in
+order, which keeps the numbering topological.
 
-Each source gate yields at most one vertex with at most its own wires, so the number of
-gates, of constants and of wires never grows (Theorem 3's bound holds after it). For
-the x·0 → 0 convention on ±inf and NaN, see ``rewrite.py``.
+Inputs stay exactly as they were (names, order, even unused ones); outputs keep their
+names and order; a vertex that survives keeps its label. Each source gate yields at most
+one vertex with at most its own wires, so gates, constants and wires never grow
+(Theorem 3's bound holds after it). The pass is idempotent: simplifying twice gives the
+same arrays as simplifying once. See ``rewrite.py`` for the x·0 → 0 convention.
 """
 
 from __future__ import annotations
 
+import hashlib
+import types
+
+import numba
 import numpy as np
 
-from . import rewrite
+from . import ops, rewrite
 from .circuit import INDEX, Circuit
+from .errors import CircuitError, pointer
+from .rewrite import COPY, apply_rules, content_hash, find, inline, njit
 from .sweeps import reach_backward
 
+INPUT, CONST = ops.INPUT.code, ops.CONST.code
+MAX_REWRITES = 64  # per gate; every rule shrinks the gate, so this bound never binds
+MAX_VERTICES = 2**32 - 2  # the sharing table keeps vertex + 1 in 32 bits
 
+N_OPS = len(ops.OPS)
+HAS_PARAM = np.array([op.param is not None for op in ops.OPS])
+HAS_COEFFS = np.array([op.coeffs for op in ops.OPS])
+COMMUTATIVE = np.array([op.reduction is not None for op in ops.OPS])
+MIN_ARGS = np.array([op.min_args for op in ops.OPS], np.int64)
+MAX_ARGS = np.array([-1 if op.max_args is None else op.max_args for op in ops.OPS], np.int64)
+
+
+# -- one gate --------------------------------------------------------------------------
+@inline
+def load(g, v, op, offsets, args, coeffs, param, remap):
+    """Source gate v into g, arguments renumbered, parameter and coefficients kept only
+    where its op has them, add/mul arguments sorted by vertex. False if malformed."""
+    code = op[v]
+    n = offsets[v + 1] - offsets[v]
+    if code == INPUT or code >= N_OPS or n < MIN_ARGS[code] or 0 <= MAX_ARGS[code] < n:
+        return False
+    with_coeffs = HAS_COEFFS[code]
+    g.code[0], g.n[0] = code, n
+    g.param[0] = param[v] if HAS_PARAM[code] else 0.0
+    for i in range(n):
+        a = args[offsets[v] + i]
+        if a < 0 or a >= v:
+            return False
+        g.args[i] = remap[a]
+        g.coeffs[i] = coeffs[offsets[v] + i] if with_coeffs else 1.0
+    if COMMUTATIVE[code]:
+        sort_args(g.args, g.coeffs, n)
+    return True
+
+
+@inline
+def sort_args(args, coeffs, n):
+    if n > 32:
+        heap_sort(args, coeffs, n)
+        return
+    for i in range(1, n):  # insertion sort: most gates have a few arguments
+        a, c = args[i], coeffs[i]
+        j = i - 1
+        while j >= 0 and args[j] > a:
+            args[j + 1], coeffs[j + 1] = args[j], coeffs[j]
+            j -= 1
+        args[j + 1], coeffs[j + 1] = a, c
+
+
+@njit
+def heap_sort(args, coeffs, n):
+    """In place, by vertex: a long sum (a gradient's many terms, say)."""
+    for root in range(n // 2 - 1, -1, -1):
+        sift_down(args, coeffs, root, n)
+    for end in range(n - 1, 0, -1):
+        args[0], args[end] = args[end], args[0]
+        coeffs[0], coeffs[end] = coeffs[end], coeffs[0]
+        sift_down(args, coeffs, 0, end)
+
+
+@njit
+def sift_down(args, coeffs, root, end):
+    while 2 * root + 1 < end:
+        child = 2 * root + 1
+        if child + 1 < end and args[child + 1] > args[child]:
+            child += 1
+        if args[root] >= args[child]:
+            return
+        args[root], args[child] = args[child], args[root]
+        coeffs[root], coeffs[child] = coeffs[child], coeffs[root]
+        root = child
+
+
+@inline
+def rewrite_gate(g, out):
+    """The rules until none matches, or the gate became a constant or a copy."""
+    for _ in range(MAX_REWRITES):
+        if g.code[0] == COPY or g.code[0] == CONST or not apply_rules(g, out):
+            return
+
+
+@inline
+def append(out, code, param, args, coeffs, n):
+    """A new vertex at the end of ``out`` (not entered in the sharing table)."""
+    v, w = out.size[0], out.size[1]
+    out.op[v], out.param[v] = code, param
+    for i in range(n):
+        out.args[w + i], out.coeffs[w + i] = args[i], coeffs[i]
+    out.offsets[v + 1] = w + n
+    out.size[0], out.size[1] = v + 1, w + n
+    return v
+
+
+@inline
+def intern(out, g):
+    """The vertex of ``out`` that computes g: an equal one if any, else a new one."""
+    code, param_bits, n = g.code[0], g.param.view(np.int64)[0], g.n[0]
+    h = content_hash(code, param_bits, g.args, g.coeffs, n)
+    u, slot = find(out, code, param_bits, g.args, g.coeffs, n, h)
+    if u >= 0:
+        return u
+    v = append(out, code, g.param[0], g.args, g.coeffs, n)
+    out.table[slot] = (h & ~np.uint64(0xFFFFFFFF)) | np.uint64(v + 1)
+    return v
+
+
+@njit
+def sweep_gates(n_inputs, op, offsets, args, coeffs, param, out, g, remap, origin):
+    """Every source gate in order; the first malformed gate's vertex, or -1."""
+    for v in range(n_inputs, len(op)):
+        if not load(g, v, op, offsets, args, coeffs, param, remap):
+            return v
+        rewrite_gate(g, out)
+        if g.code[0] == COPY:
+            remap[v] = g.args[0]
+            continue
+        before = out.size[0]
+        remap[v] = intern(out, g)
+        if remap[v] == before:
+            origin[before] = v
+    return -1
+
+
+# -- compiled once per op table ------------------------------------------------------------
+def _code_digest(h, code: types.CodeType) -> None:
+    h.update(code.co_code + repr(code.co_names).encode())
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _code_digest(h, const)
+        elif isinstance(const, frozenset):  # its repr's order varies between processes
+            h.update(repr(sorted(map(repr, const))).encode())
+        else:
+            h.update(repr(const).encode())
+
+
+def fingerprint() -> str:
+    """Changes with anything the cached sweep was compiled from outside this file: the op
+    table (its entries and evaluate code) and ``rewrite.py``'s functions and constants."""
+    h = hashlib.sha256(f"{numba.__version__}".encode())
+    for op in ops.OPS:
+        h.update(
+            repr(
+                (op.name, op.code, op.min_args, op.max_args, op.param, op.coeffs, op.reduction)
+            ).encode()
+        )
+        if op.evaluate is not None:
+            _code_digest(h, op.evaluate.__code__)
+    for name, value in sorted(vars(rewrite).items()):
+        value = getattr(value, "py_func", value)  # a Numba dispatcher's Python function
+        h.update(name.encode())
+        if isinstance(value, types.FunctionType):
+            _code_digest(h, value.__code__)
+        elif isinstance(value, (int, float, str, np.generic)):
+            h.update(repr(value).encode())
+    return h.hexdigest()[:16]
+
+
+def make_sweep(key: str):
+    """The sweep, compiled once and cached on disk under ``key``: Numba checks only this
+    file's date, so the key (a closure cell, part of Numba's cache index) keeps a changed
+    op table or rule from running a stale kernel."""
+
+    @numba.njit(cache=True, error_model="numpy")
+    def sweep(n_inputs, op, offsets, args, coeffs, param):
+        """(built, remap: source vertex -> built vertex, origin: built vertex -> the
+        source vertex that created it, first malformed gate or -1)."""
+        key  # noqa: B018 -- see above
+        V = len(op)
+        out = rewrite.new_built(V, len(args))
+        remap = np.empty(V, np.int64)
+        origin = np.full(V, -1, np.int64)
+        for v in range(n_inputs):  # inputs stay as they are, outside the sharing table
+            remap[v] = origin[v] = append(out, INPUT, 0.0, args, coeffs, 0)
+        max_arity = 1
+        for v in range(V):
+            max_arity = max(max_arity, offsets[v + 1] - offsets[v])
+        g = rewrite.new_gate(max_arity)
+        bad = sweep_gates(n_inputs, op, offsets, args, coeffs, param, out, g, remap, origin)
+        return out, remap, origin, bad
+
+    return sweep
+
+
+_sweep = make_sweep(fingerprint())
+
+
+# -- the pass ----------------------------------------------------------------------------
 def simplify(c: Circuit) -> Circuit:
     """Constants folded, identities applied, equal gates shared, dead vertices removed."""
-    arity = np.diff(c.arg_offsets)
-    max_arity = int(arity.max()) if len(arity) else 1
-    built, remap, origin = rewrite.sweep(
-        c.n_inputs, c.op, c.arg_offsets, c.args, c.coeffs, c.param, max_arity
-    )
+    V = c.n_vertices
+    if V > MAX_VERTICES:
+        raise CircuitError(f"too many vertices to simplify ({V})", pointer("gates"))
+    if len(c.outputs) and (c.outputs.min() < 0 or c.outputs.max() >= V):
+        raise CircuitError("an output is not a vertex of the circuit", pointer("outputs"))
+    built, remap, origin, bad = _sweep(c.n_inputs, c.op, c.arg_offsets, c.args, c.coeffs, c.param)
+    if bad >= 0:
+        raise CircuitError(
+            "malformed gate: unknown op, wrong number of arguments or an argument that "
+            "is not an earlier vertex",
+            pointer("gates", int(bad) - c.n_inputs),
+        )
     count, wires = (int(x) for x in built.size)
     offsets, args = built.offsets[: count + 1], built.args[:wires]
     outputs = remap[c.outputs]
@@ -38,24 +238,32 @@ def simplify(c: Circuit) -> Circuit:
     seeds[: c.n_inputs] = True
     seeds[outputs] = True
     live = reach_backward(offsets, args, seeds)
-
     new_id = np.cumsum(live, dtype=INDEX) - 1
-    live_wire = np.repeat(live, np.diff(offsets))
-    new_offsets = np.zeros(int(new_id[-1]) + 2 if count else 1, INDEX)
-    np.cumsum(np.diff(offsets)[live], out=new_offsets[1:])
-    labels = {}
-    for v, name in c.labels.items():
-        u = remap[v]
-        if origin[u] == v and live[u]:
-            labels[int(new_id[u])] = name
+    arity = np.diff(offsets)
+    live_wires = np.repeat(live, arity)
+    new_offsets = np.zeros(int(live.sum()) + 1, INDEX)
+    np.cumsum(arity[live], out=new_offsets[1:])
     return Circuit.from_arrays(
         c.inputs,
         built.op[:count][live],
         new_offsets,
-        new_id[args[live_wire]],
-        built.coeffs[:wires][live_wire],
+        new_id[args[live_wires]],
+        built.coeffs[:wires][live_wires],
         built.param[:count][live],
         new_id[outputs],
         c.output_names,
-        labels,
+        _surviving_labels(c.labels, remap, origin, live, new_id),
     )
+
+
+def _surviving_labels(labels, remap, origin, live, new_id) -> dict[int, str]:
+    """A label moves with its vertex when that vertex is still the one that computes it
+    (not merged into an earlier equal gate, not rewritten into another vertex)."""
+    if not labels:
+        return {}
+    vertices = np.fromiter(labels.keys(), INDEX, len(labels))
+    names = list(labels.values())
+    ok = (vertices >= 0) & (vertices < len(remap))
+    built = remap[np.where(ok, vertices, 0)]
+    ok &= (origin[built] == vertices) & live[built]
+    return {int(new_id[u]): names[i] for i, u in enumerate(built) if ok[i]}

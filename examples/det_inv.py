@@ -11,7 +11,6 @@ then inverts a thousand random matrices, compared with ``numpy.linalg.inv``.
 """
 
 import numpy as np
-
 from circuitgrad.client import Client
 from circuitgrad.engine.expr import build, inputs
 
@@ -43,8 +42,10 @@ def main() -> None:
         job = det.gradient(mode="backward", include_value=True)
         grad = job.wait(timeout=120).result
         raw = det.gradient(mode="backward", simplify=False).wait(timeout=120).result
-        print(f"[DET, ∇DET]: size {grad.size} (raw ∇DET {raw.size}; Theorem 3 bound "
-              f"{3 * det.wires + det.nodes}); ratio to DET {grad.size / det.size:.1f}")
+        print(
+            f"[DET, ∇DET]: size {grad.size} (raw ∇DET {raw.size}; Theorem 3 bound "
+            f"{3 * det.wires + det.nodes}); ratio to DET {grad.size / det.size:.1f}"
+        )
 
         rng = np.random.default_rng(0)
         X = rng.normal(size=(MATRICES, N, N)) + N * np.eye(N)  # well-conditioned on average
@@ -55,10 +56,14 @@ def main() -> None:
         expected = np.linalg.inv(X)
         det_error = np.abs(dets - np.linalg.det(X)).max() / np.abs(dets).max()
         error = np.abs(inverses - expected).max()
-        print(f"{MATRICES} matrices in one evaluation: max |DET - numpy.linalg.det| / max|DET| "
-              f"= {det_error:.1e}, max |INV - numpy.linalg.inv| = {error:.1e}")
-        print(f"first matrix:\n{np.round(X[0], 3)}\nits inverse from ∇DET/DET:\n"
-              f"{np.round(inverses[0], 5)}")
+        print(
+            f"{MATRICES} matrices in one evaluation: max |DET - numpy.linalg.det| / max|DET| "
+            f"= {det_error:.1e}, max |INV - numpy.linalg.inv| = {error:.1e}"
+        )
+        print(
+            f"first matrix:\n{np.round(X[0], 3)}\nits inverse from ∇DET/DET:\n"
+            f"{np.round(inverses[0], 5)}"
+        )
         assert det_error < 1e-12 and error < 1e-9
 
         print(f"\n{'n':>3} {'size DET':>9} {'size [DET, ∇DET]':>17} {'ratio':>6}")

@@ -2,18 +2,20 @@
 
     f(x, y, z) = (x - 3y - 3z + 5)² + (x - 2y - 2z)² + (x + y - 5z - 3)²  =  ‖A·v - b‖²
 
-The service parses the expression, backpropagation gives the gradient circuit (the
-lecture's Figure 3 rather than forward propagation's 42 gates), and gradient descent,
+The service parses the expression, backpropagation gives the gradient circuit (smaller
+than forward propagation's, as Figure 3 is smaller than Figure 2), and gradient descent,
 one evaluation of that circuit per step, walks to the solution of the least-squares
 problem, which NumPy finds directly. Steps follow Barzilai and Borwein: plain gradient
 descent whose step size is learnt from the last two gradients.
 
-Run against a service: ``CIRCUITGRAD_URL=http://127.0.0.1:8000 python examples/equation1_least_squares.py``
-(``CIRCUITGRAD_URL=local`` runs the engine in this process instead).
+Run against a service (``circuitgrad serve``):
+
+    CIRCUITGRAD_URL=http://127.0.0.1:8000 python examples/equation1_least_squares.py
+
+``CIRCUITGRAD_URL=local`` runs the engine in this process instead.
 """
 
 import numpy as np
-
 from circuitgrad.client import Client
 
 EQUATION_1 = "(x - 3*y - 3*z + 5)**2 + (x - 2*y - 2*z)**2 + (x + y - 5*z - 3)**2"
@@ -27,8 +29,10 @@ def main() -> None:
         print(f"f: size {f.size}, wires {f.wires}, depth {f.depth}  (Figure 1: 7, 17, 3)")
         forward = f.gradient(mode="forward", simplify=False).wait(timeout=60).result
         backward = f.gradient(mode="backward", simplify=False).wait(timeout=60).result
-        print(f"∇f by forward propagation: size {forward.size}; by backpropagation: "
-              f"size {backward.size} (Theorem 3 bound 3·w + nodes = {3 * f.wires + f.nodes})")
+        print(
+            f"∇f by forward propagation: size {forward.size}; by backpropagation: "
+            f"size {backward.size} (Theorem 3 bound 3·w + nodes = {3 * f.wires + f.nodes})"
+        )
         # one circuit for the value and the gradient: outputs f, df/dx, df/dy, df/dz
         grad = f.gradient(include_value=True).wait(timeout=60).result
         print(f"∇f simplified, with the value: {grad.outputs}, size {grad.size}")

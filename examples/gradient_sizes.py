@@ -39,15 +39,19 @@ def main() -> None:
         }
         size = {key: job.wait(timeout=300).result.size for key, job in jobs.items()}
 
-        head = (f"{'n':>5} {'s':>5} {'w':>5} {'forward':>9} {'backward':>9} {'3w+nodes':>9}"
-                f" {'fwd/(n(s+w))':>13} {'bwd/(n+s+w)':>12} {'fwd simp.':>10} {'bwd simp.':>10}")
+        head = (
+            f"{'n':>5} {'s':>5} {'w':>5} {'forward':>9} {'backward':>9} {'3w+nodes':>9}"
+            f" {'fwd/(n(s+w))':>13} {'bwd/(n+s+w)':>12} {'fwd simp.':>10} {'bwd simp.':>10}"
+        )
         print(head)
         for n, ref in circuits.items():
             s, w = ref.size, ref.wires
             fwd, bwd = size[n, "forward", False], size[n, "backward", False]
-            print(f"{n:>5} {s:>5} {w:>5} {fwd:>9} {bwd:>9} {3 * w + ref.nodes:>9}"
-                  f" {fwd / (n * (s + w)):>13.3f} {bwd / (n + s + w):>12.3f}"
-                  f" {size[n, 'forward', True]:>10} {size[n, 'backward', True]:>10}")
+            print(
+                f"{n:>5} {s:>5} {w:>5} {fwd:>9} {bwd:>9} {3 * w + ref.nodes:>9}"
+                f" {fwd / (n * (s + w)):>13.3f} {bwd / (n + s + w):>12.3f}"
+                f" {size[n, 'forward', True]:>10} {size[n, 'backward', True]:>10}"
+            )
             assert bwd <= 3 * w + ref.nodes  # Theorem 3
         print("forward / (n·(s+w)) and backward / (n+s+w) level off: Θ(n·(s+w)) against O(n+s+w)")
 

@@ -10,7 +10,6 @@ the gradient circuit; for equation (1), the Hessian is the constant 2·AᵀA.
 """
 
 import numpy as np
-
 from circuitgrad.client import Client
 
 F = "x**2*y + sin(x*z) + exp(y)*z"
@@ -20,11 +19,13 @@ A = np.array([[1.0, -3.0, -3.0], [1.0, -2.0, -2.0], [1.0, 1.0, -5.0]])
 
 def hessian_by_hand(x, y, z):
     s, c = np.sin(x * z), np.cos(x * z)
-    return np.array([
-        [2 * y - z**2 * s, 2 * x, c - x * z * s],
-        [2 * x, z * np.exp(y), np.exp(y)],
-        [c - x * z * s, np.exp(y), -(x**2) * s],
-    ])
+    return np.array(
+        [
+            [2 * y - z**2 * s, 2 * x, c - x * z * s],
+            [2 * x, z * np.exp(y), np.exp(y)],
+            [c - x * z * s, np.exp(y), -(x**2) * s],
+        ]
+    )
 
 
 def main() -> None:
@@ -45,8 +46,10 @@ def main() -> None:
         for p, Hp, Dp in zip(points, H, diff, strict=True):
             exact = hessian_by_hand(*p)
             print(f"\nat (x, y, z) = {tuple(p.tolist())}:\n{np.round(Hp, 6)}")
-            print(f"  by hand: max difference {np.abs(Hp - exact).max():.1e}; central "
-                  f"differences of ∇f: {np.abs(Hp - Dp.T).max():.1e}")
+            print(
+                f"  by hand: max difference {np.abs(Hp - exact).max():.1e}; central "
+                f"differences of ∇f: {np.abs(Hp - Dp.T).max():.1e}"
+            )
             assert np.allclose(Hp, exact, rtol=1e-12, atol=1e-12)
             assert np.allclose(Hp, Dp.T, rtol=1e-6, atol=1e-6)
             assert np.allclose(Hp, Hp.T, atol=1e-12)
@@ -54,8 +57,10 @@ def main() -> None:
         eq1 = client.upload(EQUATION_1)
         hess1 = eq1.gradient().wait(timeout=60).result.gradient().wait(timeout=60).result
         H1 = hess1.evaluate({"x": 0.0, "y": 0.0, "z": 0.0}).reshape(3, 3)
-        print(f"\nequation (1): the Hessian is constant, size {hess1.size} after "
-              f"simplification\n{H1}\n2·AᵀA =\n{2 * A.T @ A}")
+        print(
+            f"\nequation (1): the Hessian is constant, size {hess1.size} after "
+            f"simplification\n{H1}\n2·AᵀA =\n{2 * A.T @ A}"
+        )
         assert np.allclose(H1, 2 * A.T @ A)
 
 

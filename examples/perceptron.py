@@ -17,7 +17,6 @@ import csv
 from pathlib import Path
 
 import numpy as np
-
 from circuitgrad.client import Client
 from circuitgrad.engine.expr import build, inputs, sigmoid
 
@@ -53,19 +52,27 @@ def main() -> None:
     Z = (X - mean) / std
     with Client() as client:
         f = client.upload(loss_circuit(Z, y))
-        print(f"loss circuit over {len(names)} students: size {f.size}, wires {f.wires}, "
-              f"depth {f.depth}")
-        sizes = {m: f.gradient(mode=m, simplify=False).wait(timeout=60).result.size
-                 for m in ("forward", "backward")}
-        print(f"∇f raw sizes with 4 parameters: forward {sizes['forward']}, "
-              f"backward {sizes['backward']} (the same order: only 4 parameters)")
+        print(
+            f"loss circuit over {len(names)} students: size {f.size}, wires {f.wires}, "
+            f"depth {f.depth}"
+        )
+        sizes = {
+            m: f.gradient(mode=m, simplify=False).wait(timeout=60).result.size
+            for m in ("forward", "backward")
+        }
+        print(
+            f"∇f raw sizes with 4 parameters: forward {sizes['forward']}, "
+            f"backward {sizes['backward']} (the same order: only 4 parameters)"
+        )
         grad = f.gradient(include_value=True).wait(timeout=60).result
 
         w = np.zeros(4)
         Z1 = np.c_[np.ones(len(Z)), Z]
         first = grad.evaluate(w)[1:]
-        print(f"first gradient {np.round(first, 6)}; NumPy formula agrees to "
-              f"{np.abs(first - numpy_gradient(w, Z1, y)).max():.1e}")
+        print(
+            f"first gradient {np.round(first, 6)}; NumPy formula agrees to "
+            f"{np.abs(first - numpy_gradient(w, Z1, y)).max():.1e}"
+        )
         print(f"\n{'step':>5} {'loss':>10}   weights (w0, w1, w2, w3) on standardised features")
         for step in range(STEPS + 1):
             row = grad.evaluate(w)
@@ -76,11 +83,15 @@ def main() -> None:
         p = 1.0 / (1.0 + np.exp(-(Z1 @ w)))
         print(f"\n{'student':<9} {'x1':>4} {'x2':>4} {'x3':>4} {'A?':>4} {'σ(...)':>8}")
         for name, x, target, prob in zip(names, X, y, p, strict=True):
-            print(f"{name:<9} {x[0]:4.0f} {x[1]:4.0f} {x[2]:4.0f} {'yes' if target else 'no':>4}"
-                  f" {prob:8.3f}")
+            print(
+                f"{name:<9} {x[0]:4.0f} {x[1]:4.0f} {x[2]:4.0f} {'yes' if target else 'no':>4}"
+                f" {prob:8.3f}"
+            )
         raw = w[1:] / std
-        print(f"\nin the lecture's units: σ({w[0] - raw @ mean:.3f} + {raw[0]:.3f}·x1 + "
-              f"{raw[1]:.3f}·x2 + {raw[2]:.3f}·x3)")
+        print(
+            f"\nin the lecture's units: σ({w[0] - raw @ mean:.3f} + {raw[0]:.3f}·x1 + "
+            f"{raw[1]:.3f}·x2 + {raw[2]:.3f}·x3)"
+        )
         print(f"training accuracy {np.mean((p > 0.5) == (y > 0.5)):.0%}")
 
 

@@ -9,7 +9,6 @@ lecture's closed form ∂y/∂x₁ = 2x₁ + 2x₂ + 2x₁x₂ + x₂² (and sym
 """
 
 import numpy as np
-
 from circuitgrad.client import Client
 from circuitgrad.engine.codec import to_document
 from circuitgrad.engine.expr import build, inputs
@@ -30,8 +29,10 @@ def main() -> None:
         for label, simplify in (("raw", False), ("simplified", True)):
             job = y.gradient(mode="backward", simplify=simplify)
             grad = job.wait(timeout=60).result
-            print(f"∇C {label}: size {grad.size}, wires {grad.wires}, depth {grad.depth}"
-                  f"  (Theorem 3: at most 3·{y.wires} + {y.nodes} = {3 * y.wires + y.nodes})")
+            print(
+                f"∇C {label}: size {grad.size}, wires {grad.wires}, depth {grad.depth}"
+                f"  (Theorem 3: at most 3·{y.wires} + {y.nodes} = {3 * y.wires + y.nodes})"
+            )
 
         print("\nthe simplified gradient circuit, gate by gate:")
         doc = to_document(grad.download())
@@ -50,9 +51,12 @@ def main() -> None:
         points = rng.uniform(-2, 2, size=(6, 2))
         got = grad.evaluate(points)  # columns: dy/dx1, dy/dx2
         x1, x2 = points.T
-        expected = np.c_[2 * x1 + 2 * x2 + 2 * x1 * x2 + x2**2,
-                         2 * x1 + 2 * x2 + 2 * x1 * x2 + x1**2]
-        print(f"\n{'x1':>8} {'x2':>8} {'dy/dx1':>10} {'lecture':>10} {'dy/dx2':>10} {'lecture':>10}")
+        expected = np.c_[
+            2 * x1 + 2 * x2 + 2 * x1 * x2 + x2**2, 2 * x1 + 2 * x2 + 2 * x1 * x2 + x1**2
+        ]
+        print(
+            f"\n{'x1':>8} {'x2':>8} {'dy/dx1':>10} {'lecture':>10} {'dy/dx2':>10} {'lecture':>10}"
+        )
         for (a, c), (g1, g2), (e1, e2) in zip(points, got, expected, strict=True):
             print(f"{a:8.3f} {c:8.3f} {g1:10.4f} {e1:10.4f} {g2:10.4f} {e2:10.4f}")
         print(f"largest difference: {np.abs(got - expected).max():.1e}")

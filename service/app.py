@@ -20,6 +20,7 @@ from kombu.exceptions import OperationalError
 
 from . import circuits, evaluations, health, jobs, schemas, tenancy
 from .errors import BY_STATUS, ApiError, Invalid, NotFound, Unavailable
+from .waiting import Notifier
 from .wire import JSON, MSGPACK, PROBLEM_JSON, problem_response
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ def create_app(s: Settings | None = None) -> APIFlask:
     )
     rt = runtime(s)
     app.extensions["circuitgrad"] = rt
+    app.extensions["circuitgrad.notifier"] = Notifier(rt.redis, rt.keys.done_channel())
     for bp in (circuits.bp, jobs.bp, evaluations.bp, health.bp):
         app.register_blueprint(bp)
     app.before_request(lambda: tenancy.before_request(rt))

@@ -46,10 +46,8 @@ def upload():
     r = rt()
     c = circuit_of(read_body(), r.settings.max_circuit_nodes)
     summary, _ = r.circuits.put(c)
-    known = r.circuits.readable(summary["id"], tenant())
-    if not known:
-        r.circuits.grant(summary["id"], tenant())
-    return respond(summary, 200 if known else 201, {"Location": f"/v1/circuits/{summary['id']}"})
+    new = r.circuits.grant(summary["id"], tenant())  # new to this tenant: 201, else 200
+    return respond(summary, 201 if new else 200, {"Location": f"/v1/circuits/{summary['id']}"})
 
 
 @bp.get("/circuits/<circuit_id>")

@@ -8,10 +8,15 @@ from flask import current_app
 
 from .errors import NotFound
 from .tenancy import tenant
+from .waiting import Notifier
 
 
 def rt() -> Runtime:
     return current_app.extensions["circuitgrad"]
+
+
+def notifier() -> Notifier:
+    return current_app.extensions["circuitgrad.notifier"]
 
 
 def readable_circuit(cid: str) -> dict:

@@ -77,7 +77,8 @@ class EmbeddedRedis:
                     log = self.data_dir / "redis.log"
                     tail = log.read_text()[-2000:] if log.exists() else ""
                     self.stop()
-                    raise RuntimeError(f"redis-server did not start on {self.port}:\n{tail}")
+                    raise RuntimeError(
+                        f"redis-server did not start on {self.port}:\n{tail}") from None
                 time.sleep(0.02)
             finally:
                 client.close()

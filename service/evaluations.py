@@ -49,8 +49,9 @@ def submit_evaluation(r: Runtime, cid: str, c, X):
     key = content_key("evaluation", cid, {"points_sha256": digest})
     st = r.settings
     chunks = batches.chunk_count(len(X), X.shape[1], st.eval_chunk_points, st.chunk_bytes)
-    job_id, created = r.jobs.submit(tenant(), "evaluation", key,
-                                    {"circuit_id": cid, "options": options, "chunks": chunks})
+    rec, created = r.jobs.submit(tenant(), "evaluation", key,
+                                 {"circuit_id": cid, "options": options, "chunks": chunks})
+    job_id = rec["id"]
     if created:
         try:
             batches.store_points(r.blobs, job_id, X, chunks)

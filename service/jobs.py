@@ -13,7 +13,7 @@ from circuitgrad.worker import batches
 from circuitgrad.worker.jobs import Status, content_key
 
 from . import schemas as s
-from .context import is_final, job_document, own_job, readable_circuit, rt
+from .context import is_final, job_document, notifier, own_job, readable_circuit, rt
 from .errors import Conflict
 from .queue import send_gradient
 from .requests import gradient_request
@@ -75,11 +75,10 @@ def submit():
         if r.blobs.exists(result["circuit_id"]):  # computed before, by anyone: no new work
             r.circuits.grant(result["circuit_id"], tenant())
             fields.update(status=Status.SUCCEEDED, progress=1, result=result)
-    job_id, created = r.jobs.submit(tenant(), "gradient", key, fields)
-    rec = r.jobs.get(job_id)
+    rec, created = r.jobs.submit(tenant(), "gradient", key, fields)
     if (created and rec["status"] == Status.QUEUED) or (not created and _unsent(rec)):
-        send_gradient(r.settings, job_id)
-        r.jobs.mark_enqueued(job_id)
+        send_gradient(r.settings, rec["id"])
+        r.jobs.mark_enqueued(rec["id"])
     return job_response(rec)
 
 
@@ -93,13 +92,8 @@ def poll(job_id: str, query_data: dict):
     ``?wait=S`` answers as soon as the job is final, or after S seconds (at most the
     configured maximum), whichever comes first.
     """
-    rec = own_job(job_id)
     wait = min(query_data.get("wait") or 0.0, rt().settings.max_wait_seconds)
-    deadline, pause = time.monotonic() + wait, 0.002
-    while not is_final(rec) and time.monotonic() < deadline:
-        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-        pause = min(pause * 1.5, 0.05)
-        rec = own_job(job_id)
+    rec = notifier().wait_until(job_id, wait, lambda: own_job(job_id), is_final)
     return respond(job_document(rec), 200)
 
 

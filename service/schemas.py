@@ -61,7 +61,7 @@ class GradientIn(Schema):
     """Exactly one of circuit_id, circuit and expression, plus options."""
 
     circuit_id = fields.String()
-    circuit = fields.Nested(CircuitDocument)
+    circuit = fields.Dict(metadata={"description": "a circuit document (as POST /v1/circuits)"})
     expression = fields.String()
     inputs = fields.List(fields.String(), metadata={"description": "with expression only"})
     output = fields.String(metadata={"description": "with expression only"})

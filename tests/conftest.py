@@ -25,7 +25,6 @@ import httpx
 import pytest
 import redis
 import yaml
-
 from circuitgrad.service.embedded_redis import EmbeddedRedis, free_port
 from circuitgrad.worker.settings import Settings
 
@@ -155,13 +154,17 @@ class ProcessStack:
                 "CIRCUITGRAD_KEY_PREFIX": f"{self.namespace}:",
                 "CIRCUITGRAD_QUEUE": self.namespace, "PYTHONUNBUFFERED": "1"}
 
-    def _start(self, service: str, log_name: str) -> subprocess.Popen:
-        command, _ = compose_service(service)
-        env = self.env(service)
-        env.pop("NUMBA_CACHE_DIR", None)  # the tree's own __pycache__, warm from earlier runs
-        command = _substitute(command, self.port)
+    def command(self, service: str, log_name: str) -> list[str]:
+        """The compose file's command for ``service``, with our port (and node name)."""
+        command = _substitute(compose_service(service)[0], self.port)
         if service == "worker":  # two workers on one host need two node names
             command = [w.replace("%h", f"{log_name}.%h") for w in command]
+        return command
+
+    def _start(self, service: str, log_name: str) -> subprocess.Popen:
+        command = self.command(service, log_name)
+        env = self.env(service)
+        env.pop("NUMBA_CACHE_DIR", None)  # the tree's own __pycache__, warm from earlier runs
         log = open(self.logs / f"{log_name}.log", "ab")
         return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True, cwd=ROOT)
@@ -238,3 +241,16 @@ def stack(redis_url, namespace, tmp_path_factory):
 def http(stack):
     with httpx.Client(base_url=stack.url, timeout=30) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def oracle():
+    """The engine tests' independent references (tests/engine/oracle.py): a vertex-by-vertex
+    evaluator and central finite differences."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("circuitgrad_test_oracle",
+                                                  ROOT / "tests" / "engine" / "oracle.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -7,12 +7,14 @@ submissions race: the index is read and written inside one script.
 
 States: ``queued -> running -> succeeded | failed | cancelled``. The last three are
 final; every transition goes through a script that refuses to touch a final record, so
-a final status never changes (a late worker cannot overwrite a cancellation).
+a final status never changes (a late worker cannot overwrite a cancellation). Reaching a
+final status publishes the job id on one channel, which long polls wait on.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -53,8 +55,9 @@ def job_id_for(tenant: str, key: str) -> str:
 
 _FINAL_LUA = "{succeeded=1, failed=1, cancelled=1}"
 
-# KEYS: index, [new job record]  ARGV: new id, ttl, prefix-of-job-keys, field/value pairs...
-# -> {id, created}. An existing job is reused unless it was cancelled or failed retryably.
+# KEYS: index  ARGV: new id, ttl, prefix-of-job-keys, field/value pairs...
+# -> {id, created, record...}. An existing job is reused unless it was cancelled or failed
+# retryably.
 _SUBMIT = f"""
 local final = {_FINAL_LUA}
 local cur = redis.call('GET', KEYS[1])
@@ -63,7 +66,7 @@ if cur then
   local rec = ARGV[3] .. cur
   local st = redis.call('HGET', rec, 'status')
   if st and st ~= 'cancelled' and redis.call('HGET', rec, 'retryable') ~= '1' then
-    return {{cur, 0}}
+    return {{cur, 0, redis.call('HGETALL', rec)}}
   end
   if st then gen = tonumber(redis.call('HGET', rec, 'generation') or '0') + 1 end
 end
@@ -74,31 +77,36 @@ redis.call('DEL', rec)
 redis.call('HSET', rec, 'id', id, 'generation', gen, unpack(ARGV, 4))
 redis.call('EXPIRE', rec, tonumber(ARGV[2]))
 redis.call('SET', KEYS[1], id, 'EX', tonumber(ARGV[2]))
-return {{id, 1}}
+return {{id, 1, redis.call('HGETALL', rec)}}
 """
 
-# KEYS: record  ARGV: now, worker, max deliveries, problem if exhausted -> outcome
+# KEYS: record, done channel  ARGV: now, worker, max deliveries, problem if exhausted, pid
+# -> {outcome, record if claimed}
 _CLAIM = f"""
 local final = {_FINAL_LUA}
 local st = redis.call('HGET', KEYS[1], 'status')
-if not st then return 'missing' end
-if final[st] then return 'final' end
+if not st then return {{'missing'}} end
+if final[st] then return {{'final'}} end
 local n = redis.call('HINCRBY', KEYS[1], 'deliveries', 1)
 if n > tonumber(ARGV[3]) then
   redis.call('HSET', KEYS[1], 'status', 'failed', 'updated_at', ARGV[1], 'error', ARGV[4])
-  return 'exhausted'
+  redis.call('PUBLISH', KEYS[2], redis.call('HGET', KEYS[1], 'id'))
+  return {{'exhausted'}}
 end
-redis.call('HSET', KEYS[1], 'status', 'running', 'updated_at', ARGV[1], 'worker', ARGV[2])
-return 'claimed'
+redis.call('HSET', KEYS[1], 'status', 'running', 'updated_at', ARGV[1], 'worker', ARGV[2],
+           'worker_pid', ARGV[5])
+return {{'claimed', redis.call('HGETALL', KEYS[1])}}
 """
 
-# KEYS: record  ARGV: new status, now, field/value pairs... -> {changed, previous status}
+# KEYS: record, done channel  ARGV: new status, now, field/value pairs...
+# -> {changed, previous status}
 _FINISH = f"""
 local final = {_FINAL_LUA}
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return {{0, ''}} end
 if final[st] then return {{0, st}} end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[2], unpack(ARGV, 3))
+redis.call('PUBLISH', KEYS[2], redis.call('HGET', KEYS[1], 'id'))
 return {{1, st}}
 """
 
@@ -112,7 +120,8 @@ redis.call('HSET', KEYS[1], 'progress', ARGV[1], 'updated_at', ARGV[2])
 return 1
 """
 
-# KEYS: record, done-set  ARGV: chunk index, chunks, now, ttl, result -> 0 final, 1 more, 2 done
+# KEYS: record, done-set, done channel  ARGV: chunk index, chunks, now, ttl, result
+# -> 0 final already, 1 more to come, 2 done (the job succeeded)
 _CHUNK_DONE = f"""
 local final = {_FINAL_LUA}
 local st = redis.call('HGET', KEYS[1], 'status')
@@ -124,6 +133,7 @@ local total = tonumber(ARGV[2])
 if n >= total then
   redis.call('HSET', KEYS[1], 'status', 'succeeded', 'progress', '1', 'updated_at', ARGV[3],
              'result', ARGV[5])
+  redis.call('PUBLISH', KEYS[3], redis.call('HGET', KEYS[1], 'id'))
   return 2
 end
 redis.call('HSET', KEYS[1], 'status', 'running', 'progress', tostring(n / total),
@@ -148,15 +158,7 @@ class JobStore:
         """The decoded record, or None."""
         with store_errors():
             raw = self.r.hgetall(self.keys.job(job_id))
-        if not raw:
-            return None
-        rec = {k.decode(): v.decode() for k, v in raw.items()}
-        for name in _JSON_FIELDS:
-            if name in rec:
-                rec[name] = orjson.loads(rec[name])
-        rec["progress"] = float(rec.get("progress", 0.0))
-        rec["deliveries"] = int(rec.get("deliveries", 0))
-        return rec
+        return _decode(raw.items()) if raw else None
 
     def status(self, job_id: str) -> str | None:
         with store_errors():
@@ -164,8 +166,8 @@ class JobStore:
         return None if st is None else st.decode()
 
     # -- transitions ---------------------------------------------------------------------
-    def submit(self, tenant: str, kind: str, key: str, fields: dict) -> tuple[str, bool]:
-        """The tenant's job for content ``key``: (id, whether this call created it).
+    def submit(self, tenant: str, kind: str, key: str, fields: dict) -> tuple[dict, bool]:
+        """The tenant's job for content ``key``: (its record, whether this call created it).
 
         ``fields`` initialise a new record (status, circuit_id, options, ...).
         """
@@ -177,19 +179,27 @@ class JobStore:
         for name, value in record.items():
             argv += [name, _encode(name, value)]
         with store_errors():
-            job_id, created = self._submit(keys=[self.keys.job_index(tenant, key)], args=argv)
-        return job_id.decode(), bool(created)
+            _, created, raw = self._submit(keys=[self.keys.job_index(tenant, key)], args=argv)
+        return _decode(zip(raw[::2], raw[1::2], strict=True)), bool(created)
 
     def mark_enqueued(self, job_id: str) -> None:
         with store_errors():
             self.r.hset(self.keys.job(job_id), "enqueued", 1)
 
-    def claim(self, job_id: str, worker: str, max_deliveries: int, exhausted: dict) -> str:
-        """'claimed', 'final', 'missing' or 'exhausted' (too many deliveries: now failed)."""
+    def claim(self, job_id: str, worker: str, max_deliveries: int,
+              exhausted: dict) -> tuple[str, dict | None]:
+        """('claimed', record), or ('final' | 'missing' | 'exhausted', None); exhausted: too
+        many deliveries, the job is failed now.
+
+        The record keeps who runs the job (worker name and process id) and how often a
+        worker took it: a job whose worker died is delivered again, up to a limit."""
         with store_errors():
-            out = self._claim(keys=[self.keys.job(job_id)],
-                              args=[now_iso(), worker, max_deliveries, orjson.dumps(exhausted)])
-        return out.decode()
+            out = self._claim(keys=[self.keys.job(job_id), self.keys.done_channel()],
+                              args=[now_iso(), worker, max_deliveries, orjson.dumps(exhausted),
+                                    os.getpid()])
+        if len(out) == 1:
+            return out[0].decode(), None
+        return "claimed", _decode(zip(out[1][::2], out[1][1::2], strict=True))
 
     def progress(self, job_id: str, fraction: float) -> bool:
         with store_errors():
@@ -204,7 +214,8 @@ class JobStore:
         for name, value in fields.items():
             argv += [name, _encode(name, value)]
         with store_errors():
-            changed, previous = self._finish(keys=[self.keys.job(job_id)], args=argv)
+            changed, previous = self._finish(keys=[self.keys.job(job_id),
+                                                   self.keys.done_channel()], args=argv)
         return bool(changed), previous.decode()
 
     def succeed(self, job_id: str, result: dict) -> bool:
@@ -230,8 +241,19 @@ class JobStore:
         """Record chunk ``index`` as done: 2 when it was the last one (job succeeded)."""
         with store_errors():
             return int(self._chunk_done(
-                keys=[self.keys.job(job_id), self.keys.job_done(job_id)],
+                keys=[self.keys.job(job_id), self.keys.job_done(job_id),
+                      self.keys.done_channel()],
                 args=[index, chunks, now_iso(), self.ttl, orjson.dumps(result)]))
+
+
+def _decode(pairs) -> dict:
+    rec = {k.decode(): v.decode() for k, v in pairs}
+    for name in _JSON_FIELDS:
+        if name in rec:
+            rec[name] = orjson.loads(rec[name])
+    rec["progress"] = float(rec.get("progress", 0.0))
+    rec["deliveries"] = int(rec.get("deliveries", 0))
+    return rec
 
 
 def _encode(name: str, value) -> bytes | str | int | float:

@@ -10,6 +10,7 @@
     {p}result:{key}           result summary of a request content key (any tenant)
     {p}rate:{tenant}:{sec}    request counter of one second
     {p}workers                sorted set: worker name -> last heartbeat (unix time)
+    {p}jobs:done              pub/sub channel: the id of each job that became final
 
 ``{p}`` is the configured prefix; kombu's own keys get the same prefix through its
 ``global_keyprefix`` option, so one deployment's keys can be listed, or wiped, together.
@@ -53,3 +54,6 @@ class Keys:
 
     def workers(self) -> str:
         return f"{self.prefix}workers"
+
+    def done_channel(self) -> str:
+        return f"{self.prefix}jobs:done"

@@ -4,7 +4,8 @@ A blob of any size becomes chunks of at most ``chunk_bytes`` (a few MiB: no Redi
 gets near its 512 MiB limit and no single write holds Redis for long) and then one small
 manifest. The manifest is the commit point: a reader that finds it finds every chunk, a
 writer that dies half-way leaves no visible blob. Chunks outlive their manifest by a
-margin so a manifest never points at expired chunks.
+margin so a manifest never points at expired chunks. A blob that compresses to a few
+KiB is kept inside its manifest (one value, one round trip).
 
 ``CircuitStore`` keeps circuits in this store under their content id, in the engine's
 packed msgpack form, with their measures in the manifest, plus who may read them.
@@ -28,6 +29,7 @@ from .errors import BlobMissing
 from .keys import Keys
 
 CHUNK_GRACE_SECONDS = 300  # chunks expire this long after their manifest
+INLINE_BYTES = 64 << 10  # a blob this small (compressed) lives in its manifest
 THREADED_ABOVE = 8 << 20  # compress larger payloads on all cores
 
 
@@ -38,21 +40,28 @@ class BlobStore:
 
     def put(self, blob_id: str, payload: bytes, meta: dict | None = None) -> bool:
         """Store ``payload`` under ``blob_id``; False (and a refreshed TTL) if already stored."""
+        threads = -1 if len(payload) > THREADED_ABOVE else 0
+        z = zstandard.ZstdCompressor(level=self._level, threads=threads).compress(payload)
+        manifest = {"bytes": len(payload), "stored_bytes": len(z), "created": time.time(),
+                    "meta": meta or {}}
         with store_errors():
-            if self.touch(blob_id):
+            if len(z) <= min(INLINE_BYTES, self.chunk_bytes):
+                manifest.update(chunks=0, inline=z)
+                if self.r.set(self.keys.blob(blob_id), msgpack.packb(manifest), ex=self.ttl,
+                              nx=True):
+                    return True
+                self.touch(blob_id)
                 return False
-            threads = -1 if len(payload) > THREADED_ABOVE else 0
-            z = zstandard.ZstdCompressor(level=self._level, threads=threads).compress(payload)
+            if self.touch(blob_id):  # a large blob: never upload it twice
+                return False
             parts = [z[i : i + self.chunk_bytes] for i in range(0, len(z), self.chunk_bytes)]
-            manifest = msgpack.packb(
-                {"chunks": len(parts), "bytes": len(payload), "stored_bytes": len(z),
-                 "created": time.time(), "meta": meta or {}}
-            )
+            manifest["chunks"] = len(parts)
             try:
                 for i, part in enumerate(parts):  # one command per chunk: Redis stays responsive
                     self.r.set(self.keys.chunk(blob_id, i), part,
                                ex=self.ttl + CHUNK_GRACE_SECONDS)
-                created = self.r.set(self.keys.blob(blob_id), manifest, ex=self.ttl, nx=True)
+                created = self.r.set(self.keys.blob(blob_id), msgpack.packb(manifest),
+                                     ex=self.ttl, nx=True)
             except Exception:
                 # a concurrent writer of the same content may have committed meanwhile
                 if not self.r.exists(self.keys.blob(blob_id)):
@@ -73,13 +82,16 @@ class BlobStore:
         m = self.manifest(blob_id)
         if m is None:
             raise BlobMissing(blob_id)
-        with store_errors():
-            pipe = self.r.pipeline(transaction=False)
-            for i in range(m["chunks"]):
-                pipe.get(self.keys.chunk(blob_id, i))
-            parts = pipe.execute()
-        if any(p is None for p in parts):
-            raise BlobMissing(blob_id)
+        if "inline" in m:
+            parts = [m["inline"]]
+        else:
+            with store_errors():
+                pipe = self.r.pipeline(transaction=False)
+                for i in range(m["chunks"]):
+                    pipe.get(self.keys.chunk(blob_id, i))
+                parts = pipe.execute()
+            if any(p is None for p in parts):
+                raise BlobMissing(blob_id)
         return zstandard.ZstdDecompressor().decompress(b"".join(parts), max_output_size=m["bytes"])
 
     def exists(self, blob_id: str) -> bool:
@@ -103,7 +115,7 @@ class BlobStore:
         m = self.manifest(blob_id)
         with store_errors():
             self.r.delete(self.keys.blob(blob_id))  # uncommit first
-            if m is not None:
+            if m is not None and m["chunks"]:
                 self.r.delete(*(self.keys.chunk(blob_id, i) for i in range(m["chunks"])))
 
     # -- float64 arrays (points and values of evaluation jobs) ---------------------------
@@ -112,15 +124,16 @@ class BlobStore:
         return self.put(blob_id, a.tobytes(), {"shape": list(a.shape)})
 
     def get_array(self, blob_id: str) -> np.ndarray:
-        shape = (self.meta(blob_id) or {}).get("shape")
-        if shape is None:
+        m = self.manifest(blob_id)
+        if m is None:
             raise BlobMissing(blob_id)
-        return np.frombuffer(self.get(blob_id), dtype="<f8").reshape(shape)
+        return np.frombuffer(self.get(blob_id), dtype="<f8").reshape(m["meta"]["shape"])
 
 
-def summary(cid: str, c) -> dict:
-    """What POST /v1/circuits answers and job results report about a circuit."""
-    m = measures(c)
+def summary(cid: str, c, m: dict | None = None) -> dict:
+    """What POST /v1/circuits answers and job results report about a circuit (``m``: its
+    measures, when already known)."""
+    m = measures(c) if m is None else m
     return {"id": cid, "size": m["size"], "depth": m["depth"], "wires": m["wires"],
             "nodes": m["nodes"], "inputs": list(c.inputs), "outputs": list(c.output_names),
             "ops": m["ops"]}
@@ -133,24 +146,24 @@ class CircuitStore:
     so a cached one can never be stale.
     """
 
+    SMALL = 10_000  # vertices: below, encoding is cheaper than asking first
+
     def __init__(self, blobs: BlobStore, cache_nodes: int = 20_000_000):
         self.blobs = blobs
         self._cache: OrderedDict[str, object] = OrderedDict()
         self._cache_nodes, self._cached_nodes = cache_nodes, 0
         self._lock = threading.Lock()
 
-    def put(self, c, tenant: str | None = None) -> tuple[dict, bool]:
-        """Store ``c``; (its summary, whether it was new). ``tenant`` may read it afterwards."""
+    def put(self, c, measured: dict | None = None) -> tuple[dict, bool]:
+        """Store ``c``: (its summary, whether it was new). ``measured``: its measures if known."""
         cid = content_id(c)
-        meta = self.blobs.meta(cid)
+        meta = None if c.n_vertices < self.SMALL else self.blobs.meta(cid)
         created = False
         if meta is None:
-            meta = summary(cid, c)
+            meta = summary(cid, c, measured)
             created = self.blobs.put(cid, to_msgpack(c, packed=True), meta)
         else:
             self.blobs.touch(cid)
-        if tenant is not None:
-            self.grant(cid, tenant)
         self._remember(cid, c)
         return meta, created
 
@@ -177,13 +190,18 @@ class CircuitStore:
             self.blobs.r.delete(self.blobs.keys.acl(cid))
 
     # -- tenancy -------------------------------------------------------------------------
-    def grant(self, cid: str, tenant: str) -> None:
+    def grant(self, cid: str, tenant: str, pipe=None) -> bool | None:
+        """Let ``tenant`` read circuit ``cid``; whether it could not before. With ``pipe``,
+        the commands are only queued there (and None is returned)."""
         key = self.blobs.keys.acl(cid)
+        own = pipe is None
+        pipe = self.blobs.r.pipeline(transaction=False) if own else pipe
+        pipe.sadd(key, tenant)
+        pipe.expire(key, self.blobs.ttl)
+        if not own:
+            return None
         with store_errors():
-            pipe = self.blobs.r.pipeline(transaction=False)
-            pipe.sadd(key, tenant)
-            pipe.expire(key, self.blobs.ttl)
-            pipe.execute()
+            return bool(pipe.execute()[0])
 
     def readable(self, cid: str, tenant: str) -> bool:
         with store_errors():

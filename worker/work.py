@@ -16,6 +16,7 @@ from circuitgrad.engine.evaluate import evaluate
 from circuitgrad.engine.gradient import differentiate
 
 from . import batches
+from .connection import store_errors
 from .errors import BlobMissing, StoreError, StoreFull
 from .jobs import FINAL
 from .problems import invalid, problem
@@ -32,7 +33,7 @@ class Hooks:
 
     def __init__(self, rt: Runtime, job_id: str):
         self.rt, self.job_id = rt, job_id
-        self._last_progress = self._last_check = 0.0
+        self._last_progress = self._last_check = time.monotonic()  # just claimed: running
         self._stopped = False
 
     def progress(self, fraction: float) -> None:
@@ -57,25 +58,28 @@ def exhausted_problem(tries: int) -> dict:
 def run_gradient(rt: Runtime, job_id: str, worker: str) -> str:
     """Compute a gradient job; returns what happened (for logs and tests)."""
     s = rt.settings
-    outcome = rt.jobs.claim(job_id, worker, s.max_deliveries, exhausted_problem(s.max_deliveries))
-    if outcome != "claimed":
+    outcome, job = rt.jobs.claim(job_id, worker, s.max_deliveries,
+                                 exhausted_problem(s.max_deliveries))
+    if job is None:
         return outcome
-    job = rt.jobs.get(job_id)
     hooks = Hooks(rt, job_id)
     try:
         c = rt.circuits.get(job["circuit_id"])
-        options = job["options"]
-        g = differentiate(c, progress=hooks.progress, should_stop=hooks.should_stop, **options)
-        if hooks.should_stop(force=True):
-            return "cancelled"
-        meta, created = rt.circuits.put(g.circuit, tenant=job["tenant"])
-        result = gradient_result(meta, g)
-        if not rt.jobs.succeed(job_id, result):  # cancelled while storing: leave nothing behind
+        g = differentiate(c, progress=hooks.progress, should_stop=hooks.should_stop,
+                          **job["options"])
+        cert = g.certificate()
+        meta, created = rt.circuits.put(g.circuit, measured=cert["result"])
+        result = gradient_result(meta, g, cert)
+        pipe = rt.redis.pipeline(transaction=False)  # readable before the job says succeeded
+        rt.circuits.grant(meta["id"], job["tenant"], pipe)
+        pipe.set(rt.keys.result(job["content_key"]), orjson.dumps(result),
+                 ex=s.retention_seconds)
+        with store_errors():
+            pipe.execute()
+        if not rt.jobs.succeed(job_id, result):  # cancelled meanwhile: leave nothing behind
             if created:
                 rt.circuits.delete(meta["id"])
             return "cancelled"
-        rt.redis.set(rt.keys.result(job["content_key"]), orjson.dumps(result),
-                     ex=s.retention_seconds)
         return "succeeded"
     except Cancelled:
         return "cancelled"
@@ -91,9 +95,8 @@ def run_gradient(rt: Runtime, job_id: str, worker: str) -> str:
         return "failed"
 
 
-def gradient_result(meta: dict, g) -> dict:
+def gradient_result(meta: dict, g, cert: dict) -> dict:
     """The result summary with its size certificate (source, raw and result measures)."""
-    cert = g.certificate()
     raw = cert["raw"]
     certificate = {"mode": cert["mode"], "source": cert["source"], "raw": raw,
                    "result": cert["result"]}

@@ -1,45 +1,88 @@
-"""Fixtures of the SDK tests: a real service, local mode, and small misbehaving servers.
+"""Fixtures of the SDK tests: the real service and local mode.
 
-``sdk_stack`` is ``circuitgrad serve`` itself (the service's ``Stack``: embedded Redis, a
-Celery worker process, the API under gunicorn) started once per session on a free port of
-127.0.0.1, with two API keys (two tenants) and a small synchronous evaluation limit so
-that the service's own switch to evaluation jobs is exercised. ``sdk`` is a ``Client``
-in each mode: ``local`` (the engine in-process) and ``service`` (that stack); the tests
-using it run in both.
+The service is the session's process stack of tests/conftest.py (the API and two Celery
+workers as docker-compose.yml starts them, a real Redis; at most 1000 points per
+synchronous evaluation), plus, for authentication and tenancy, one more API process with
+two API keys on the same Redis and workers. ``connect`` makes clients of the current
+``mode``, ``local`` (the engine in-process) or ``service``: tests that use it run in both.
 """
 
 from __future__ import annotations
 
-import pytest
-from sdk_servers import free_port
+import os
+import signal
+import subprocess
+import sys
+import time
 
+import httpx
+import pytest
 from circuitgrad.client import AsyncClient, Client
 from circuitgrad.client.local import LocalService
-
-KEY_A, KEY_B = "sdk-test-key-a", "sdk-test-key-b"
-MAX_SYNC_POINTS = 500  # the stack's synchronous evaluation limit (larger: a job)
+from sdk_support import KEY_A, KEY_B, free_port
 
 
 @pytest.fixture(scope="session")
-def sdk_stack(tmp_path_factory):
-    from circuitgrad.service.stack import Stack
+def sdk_service_url(stack) -> str:
+    """The session's process stack of tests/conftest.py: API, two workers, real Redis."""
+    return stack.url
 
+
+@pytest.fixture(scope="session")
+def sdk_keyed_url(stack, redis_url, namespace, tmp_path_factory):
+    """One more API process on the same Redis and queue, with two API keys (two tenants):
+    authentication and tenancy are the API's business, so the workers are shared."""
+    port = free_port()
     env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "CIRCUITGRAD_KEY_PREFIX": f"{namespace}:",
+        "CIRCUITGRAD_QUEUE": namespace,
+        "CIRCUITGRAD_RATE_LIMIT": "0",
         "CIRCUITGRAD_API_KEYS": f"{KEY_A}:tenant-a,{KEY_B}:tenant-b",
-        "CIRCUITGRAD_MAX_SYNC_POINTS": str(MAX_SYNC_POINTS),
-        "CIRCUITGRAD_EVAL_CHUNK_POINTS": "400",
-        "CIRCUITGRAD_KEY_PREFIX": "sdktest:",
     }
-    stack = Stack(port=free_port(), workers=2, processes=1,
-                  data_dir=tmp_path_factory.mktemp("sdk-stack"), env=env)
-    stack.start(timeout=120)
-    yield stack
-    stack.stop()
-
-
-@pytest.fixture(scope="session")
-def sdk_service_url(sdk_stack) -> str:
-    return sdk_stack.base_url
+    log = open(tmp_path_factory.mktemp("sdk-api") / "api.log", "ab")
+    command = [
+        sys.executable,
+        "-m",
+        "circuitgrad.service.cli",
+        "api",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--processes",
+        "1",
+        "--threads",
+        "4",
+    ]
+    api = subprocess.Popen(
+        command,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + "/v1/ready", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if api.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the keyed API did not start (log: {log.name})")
+        time.sleep(0.1)
+    yield url
+    os.killpg(api.pid, signal.SIGTERM)
+    try:
+        api.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(api.pid, signal.SIGKILL)
+        api.wait()
+    log.close()
 
 
 @pytest.fixture(params=["local", "service"])

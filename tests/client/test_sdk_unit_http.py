@@ -10,7 +10,6 @@ import msgpack
 import numpy as np
 import orjson
 import pytest
-
 from circuitgrad.client import (
     BadRequest,
     Client,
@@ -31,19 +30,32 @@ from circuitgrad.client import (
 from circuitgrad.client import client as client_module
 from circuitgrad.client.retry import PollSchedule, parse_retry_after
 
-INFO = {"id": "c1", "size": 1, "depth": 1, "wires": 2, "nodes": 3, "inputs": ["x", "y"],
-        "outputs": ["f"]}
+INFO = {
+    "id": "c1",
+    "size": 1,
+    "depth": 1,
+    "wires": 2,
+    "nodes": 3,
+    "inputs": ["x", "y"],
+    "outputs": ["f"],
+}
 
 
 def problem(status, **extra):
     doc = {"type": "about:blank", "title": "t", "status": status, "detail": "d", **extra}
-    return httpx.Response(status, json=doc, headers={"content-type": "application/problem+json",
-                                                     **extra.pop("headers", {})})
+    return httpx.Response(
+        status,
+        json=doc,
+        headers={"content-type": "application/problem+json", **extra.pop("headers", {})},
+    )
 
 
 def packed(doc, status=200, headers=None):
-    return httpx.Response(status, content=msgpack.packb(doc),
-                          headers={"content-type": "application/msgpack", **(headers or {})})
+    return httpx.Response(
+        status,
+        content=msgpack.packb(doc),
+        headers={"content-type": "application/msgpack", **(headers or {})},
+    )
 
 
 @pytest.fixture
@@ -60,8 +72,16 @@ def make(handler, **kw):
 
 @pytest.mark.parametrize(
     ("status", "error"),
-    [(400, BadRequest), (401, Unauthorized), (404, NotFound), (409, Conflict),
-     (413, PayloadTooLarge), (415, BadRequest), (422, ValidationError), (500, ServerError)],
+    [
+        (400, BadRequest),
+        (401, Unauthorized),
+        (404, NotFound),
+        (409, Conflict),
+        (413, PayloadTooLarge),
+        (415, BadRequest),
+        (422, ValidationError),
+        (500, ServerError),
+    ],
 )
 def test_problem_documents_become_typed_errors(status, error, sleeps):
     calls = []
@@ -77,18 +97,24 @@ def test_problem_documents_become_typed_errors(status, error, sleeps):
 
 
 def test_validation_error_carries_each_pointer():
-    errors = [{"path": "/gates/12/args/1", "message": "forward reference"},
-              {"path": "/inputs/0", "message": "bad name"}]
+    errors = [
+        {"path": "/gates/12/args/1", "message": "forward reference"},
+        {"path": "/inputs/0", "message": "bad name"},
+    ]
     with pytest.raises(ValidationError) as info:
         make(lambda r: problem(422, errors=errors)).upload({"inputs": ["x"], "gates": []})
     assert [(e.path, e.message) for e in info.value.errors] == [
-        ("/gates/12/args/1", "forward reference"), ("/inputs/0", "bad name")]
+        ("/gates/12/args/1", "forward reference"),
+        ("/inputs/0", "bad name"),
+    ]
     assert isinstance(info.value, ValueError) and "/gates/12/args/1" in str(info.value)
 
 
 def test_503_then_recovers_with_backoff(sleeps):
     answers = iter([problem(503), problem(503), packed(INFO, 201)])
-    ref = make(lambda r: next(answers), retry=RetryPolicy(initial_delay=0.5, jitter=0.0)).upload("x*y")
+    ref = make(lambda r: next(answers), retry=RetryPolicy(initial_delay=0.5, jitter=0.0)).upload(
+        "x*y"
+    )
     assert ref.id == "c1" and ref.inputs == ["x", "y"] and ref.size == 1
     assert sleeps == [0.5, 1.0]  # exponential: 0.5 · 2^attempt
 
@@ -101,8 +127,13 @@ def test_jitter_stays_within_its_band(sleeps):
 
 
 def test_retry_after_is_honoured_for_429_and_503(sleeps):
-    answers = iter([problem(429, headers={"Retry-After": "3"}),
-                    problem(503, headers={"Retry-After": "0.2"}), packed(INFO)])
+    answers = iter(
+        [
+            problem(429, headers={"Retry-After": "3"}),
+            problem(503, headers={"Retry-After": "0.2"}),
+            packed(INFO),
+        ]
+    )
     make(lambda r: next(answers)).upload("x")
     assert sleeps == [3.0, 0.2]
 
@@ -212,18 +243,32 @@ def test_evaluate_shapes_and_point_forms():
 
 
 def job_doc(status, progress=0.0, **extra):
-    return {"id": "j1", "kind": "gradient", "status": status, "progress": progress,
-            "created_at": "t0", "updated_at": "t1", "result": None, "error": None, **extra}
+    return {
+        "id": "j1",
+        "kind": "gradient",
+        "status": status,
+        "progress": progress,
+        "created_at": "t0",
+        "updated_at": "t1",
+        "result": None,
+        "error": None,
+        **extra,
+    }
 
 
 def test_gradient_job_polls_with_backoff_until_done(sleeps):
-    states = iter([
-        packed(job_doc("queued"), 202),
-        packed(job_doc("running", 0.3)),
-        packed(job_doc("running", 0.6), headers={"Retry-After": "0.7"}),
-        packed(job_doc("succeeded", 1.0, result={"circuit_id": "g1", "size": 5, "depth": 2,
-                                                  "wires": 9})),
-    ])
+    states = iter(
+        [
+            packed(job_doc("queued"), 202),
+            packed(job_doc("running", 0.3)),
+            packed(job_doc("running", 0.6), headers={"Retry-After": "0.7"}),
+            packed(
+                job_doc(
+                    "succeeded", 1.0, result={"circuit_id": "g1", "size": 5, "depth": 2, "wires": 9}
+                )
+            ),
+        ]
+    )
     requests = []
 
     def handler(request):
@@ -243,8 +288,12 @@ def test_gradient_job_polls_with_backoff_until_done(sleeps):
     # this server answers at once, so the client sleeps out the rest of each delay
     assert len(sleeps) == 2 and 0.09 < sleeps[0] <= 0.1 and 0.19 < sleeps[1] <= 0.2
     assert msgpack.unpackb(requests[0][2]) == {
-        "circuit_id": "c1", "mode": "forward", "wrt": ["y"], "include_value": True,
-        "simplify": True}
+        "circuit_id": "c1",
+        "mode": "forward",
+        "wrt": ["y"],
+        "include_value": True,
+        "simplify": True,
+    }
     grad = job.result
     assert grad.id == "g1" and grad.size == 5 and grad.inputs == ["x", "y"]
     assert grad.outputs == ["f", "df/dy"]  # circuit-format.md's names, value first
@@ -255,8 +304,13 @@ def test_wait_timeout_raises_and_failed_or_cancelled_jobs_raise(sleeps):
     job = client.job("j1")
     with pytest.raises(Timeout, match="j1 still running"):
         job.wait(timeout=0.0)
-    failed = {"type": "about:blank", "title": "Invalid", "status": 422, "detail": "bad wrt",
-              "errors": [{"path": "/wrt/0", "message": "unknown name 'q'"}]}
+    failed = {
+        "type": "about:blank",
+        "title": "Invalid",
+        "status": 422,
+        "detail": "bad wrt",
+        "errors": [{"path": "/wrt/0", "message": "unknown name 'q'"}],
+    }
     client = make(lambda r: packed(job_doc("failed", error=failed)))
     with pytest.raises(JobFailed) as info:
         client.job("j1").wait()
@@ -293,15 +347,22 @@ def test_large_batches_become_evaluation_jobs(sleeps):
             return packed({**job_doc("queued"), "kind": "evaluation"}, 202)
         if request.url.path == "/v1/jobs/j1/values":
             return packed({"outputs": ["f"], "values": [[1.0]] * 5})
-        return packed({**job_doc("succeeded", 1.0), "kind": "evaluation",
-                       "result": {"outputs": ["f"], "points": 5,
-                                  "values_url": "/v1/jobs/j1/values"}})
+        return packed(
+            {
+                **job_doc("succeeded", 1.0),
+                "kind": "evaluation",
+                "result": {"outputs": ["f"], "points": 5, "values_url": "/v1/jobs/j1/values"},
+            }
+        )
 
     client = make(handler, eval_job_points=4)
     values = client.evaluate(client._ref(INFO), {"x": np.arange(5.0), "y": np.ones(5)})
     assert values.shape == (5, 1)
-    assert paths == [("POST", "/v1/evaluations"), ("GET", "/v1/jobs/j1"),
-                     ("GET", "/v1/jobs/j1/values")]
+    assert paths == [
+        ("POST", "/v1/evaluations"),
+        ("GET", "/v1/jobs/j1"),
+        ("GET", "/v1/jobs/j1/values"),
+    ]
 
 
 def test_retry_after_parsing_and_poll_schedule():
@@ -313,3 +374,24 @@ def test_retry_after_parsing_and_poll_schedule():
     assert s.next_delay(5.0, 0.5) == 0.5  # never past the deadline
     assert s.next_delay(0.0, None) == 3.0  # Retry-After is a lower bound, not a shortcut
     assert s.next_delay(7.0, None) == 7.0
+
+
+def test_large_engine_circuits_are_sent_packed_and_small_ones_as_rows():
+    from circuitgrad.engine.codec import PACKED_THRESHOLD
+    from circuitgrad.engine.expr import build, inputs
+
+    bodies = []
+
+    def handler(request):
+        bodies.append(msgpack.unpackb(request.content))
+        return packed(INFO, 201)
+
+    x, y = inputs("x y")
+    chain = x
+    for k in range(PACKED_THRESHOLD + 10):
+        chain = (chain * y + k).__abs__() if k % 2 else chain * y + k
+    client = make(handler)
+    client.upload(build({"f": chain}))
+    client.upload(build({"f": x * y}))
+    assert bodies[0]["format"] == "circuitgrad.packed/1" and isinstance(bodies[0]["op"], bytes)
+    assert bodies[1]["format"] == "circuitgrad.circuit/1" and isinstance(bodies[1]["gates"], list)

@@ -6,8 +6,6 @@ import time
 
 import numpy as np
 import pytest
-from oracle import naive_eval
-
 from circuitgrad.engine.builder import CircuitBuilder
 from circuitgrad.engine.errors import CircuitError
 from circuitgrad.engine.expr import (
@@ -31,11 +29,24 @@ from circuitgrad.engine.expr import (
     tanh,
 )
 from circuitgrad.engine.ops import BY_CODE, BY_NAME
+from oracle import naive_eval
 
 # The document of circuit-format.md: equation (1) of the lecture.
 SPEC_OP = ["input"] * 3 + ["const", "add", "add", "add", "square", "square", "square", "add"]
 SPEC_ARGS = [[], [], [], [], [0, 1, 2, 3], [0, 1, 2], [0, 1, 2, 3], [4], [5], [6], [7, 8, 9]]
-SPEC_COEFFS = [[], [], [], [], [1, -3, -3, 5], [1, -2, -2], [1, 1, -5, -3], [1], [1], [1], [1, 1, 1]]
+SPEC_COEFFS = [
+    [],
+    [],
+    [],
+    [],
+    [1, -3, -3, 5],
+    [1, -2, -2],
+    [1, 1, -5, -3],
+    [1],
+    [1],
+    [1],
+    [1, 1, 1],
+]
 
 
 def depth(c) -> int:
@@ -167,7 +178,7 @@ def test_build_is_a_snapshot():
 
 def test_default_output_names():
     b = CircuitBuilder(["x"])
-    assert b.build([0, 0][:1]).output_names == ("y0",)
+    assert b.build([0]).output_names == ("y0",)
 
 
 @pytest.mark.parametrize(
@@ -214,12 +225,12 @@ def test_inputs_come_before_gates():
 
 def test_a_hundred_thousand_gates_build_in_well_under_a_second():
     b = CircuitBuilder(["x", "y"])
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: other processes may share the machine
     v = 0
     for i in range(100_000):
         v = b.gate("sin", [v]) if i % 2 else b.gate("add", [v, 1], coeffs=[1.0, float(i)])
     c = b.build([v])
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert c.n_gates == 100_000 and c.n_wires == 150_000
     assert elapsed < 1.0
 
@@ -254,7 +265,8 @@ def test_products_become_one_mul_with_constants_pulled_out():
 def test_unit_combinations_and_negation():
     x, y = inputs("x y")
     assert ops_of(build(-x)) == ["input", "input", "neg"]
-    c = build(+x, -(-x), x * 1, 1 * x + 0, x - y + y)
+    minus_x = -x
+    c = build(+x, -minus_x, x * 1, 1 * x + 0, x - y + y)
     assert c.n_gates == 0 and c.outputs.tolist() == [0] * 5
     c = build(x - x)
     assert ops_of(c)[2:] == ["const"] and c.param[2] == 0.0
@@ -262,7 +274,13 @@ def test_unit_combinations_and_negation():
 
 @pytest.mark.parametrize(
     "p, expected, param",
-    [(2, ["square"], 0), (-1, ["recip"], 0), (0.5, ["pow"], 0.5), (3, ["pow"], 3), (2.5, ["pow"], 2.5)],
+    [
+        (2, ["square"], 0),
+        (-1, ["recip"], 0),
+        (0.5, ["pow"], 0.5),
+        (3, ["pow"], 3),
+        (2.5, ["pow"], 2.5),
+    ],
 )
 def test_powers(p, expected, param):
     (x,) = inputs("x")
@@ -287,7 +305,7 @@ def test_numbers_are_folded_with_ieee_semantics():
     values = naive_eval(c, np.empty((1, 0)))[0]
     assert values[0] == 7 and values[1] == math.inf and math.isnan(values[2])
     assert math.isnan(values[3])
-    assert c.n_gates == 4 and set(ops_of(c)) == {"const"}
+    assert set(ops_of(c)) == {"const"}
 
 
 def test_functions_make_one_gate_each():
@@ -332,9 +350,25 @@ def test_shared_combination_is_one_vertex():
     c = build(s * z + s)  # s used twice: one add vertex, referenced twice
     assert ops_of(c).count("add") == 2
     np.testing.assert_allclose(naive_eval(c, [[1.0, 2.0, 3.0]]), [[12.0]])
-    t = x + y  # a fresh combination used once is merged
-    c = build((x + y) + z)
-    assert ops_of(c).count("add") == 1 and t is not s
+    c = build((x + y) + z)  # used once: merged
+    assert ops_of(c).count("add") == 1
+
+
+def test_a_shared_constant_combination_folds_into_the_offset():
+    x, y = inputs("x y")
+    one = x - x + 1  # lowers to the constant 1
+    c = build(one + y + 2, one * y)
+    assert coeff_rows(c)[c.outputs[0]] == [1.0, 3.0]  # y + 3·(const 1)
+    np.testing.assert_allclose(naive_eval(c, [[5.0, 7.0]]), [[10.0, 7.0]])
+
+
+def test_cancelled_terms_leave_no_gate_behind():
+    x, y = inputs("x y")
+    s = sin(x)
+    for e in (s - s + y, sin(x) - sin(x) + y, 0 * exp(x) + y):
+        assert ops_of(build(e)) == ["input", "input"]
+    c = build(cos(x) * 0 + 2)
+    assert ops_of(c) == ["input", "input", "const"]
 
 
 def test_exponent_must_be_constant():
@@ -397,7 +431,8 @@ def test_the_lecture_examples():
     xs = inputs([f"x{i}" for i in range(1, 31)])
     sigma2 = 0.5 * sum(xs) ** 2 - 0.5 * sum(x**2 for x in xs)
     c = build(sigma2)
-    assert size(c) == 30 + 3  # n squares, the two sums (one add each... merged), one square
+    # n squares, one add for Σx, its square, and one add for the rest (Σx² merged into it)
+    assert size(c) == 30 + 3
     P = np.random.default_rng(2).normal(size=(5, 30))
     want = [sum(p[i] * p[j] for i in range(30) for j in range(i + 1, 30)) for p in P]
     np.testing.assert_allclose(naive_eval(c, P)[:, 0], want, rtol=1e-10, atol=1e-10)
@@ -419,9 +454,9 @@ def test_deep_expressions_need_no_recursion():
 
 def test_a_hundred_thousand_gate_expression_builds_quickly():
     xs = inputs([f"x{i}" for i in range(100)])
-    f = sum(sin(xs[i % 100] * xs[(7 * i) % 100] + i) for i in range(34_000))
-    start = time.perf_counter()
+    f = sum(sin(xs[i % 100] * xs[(7 * i) % 100] + i) for i in range(50_000))
+    start = time.process_time()
     c = build(f)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert size(c) >= 100_000
-    assert elapsed < 2.0  # about 0.3 s on an idle core
+    assert elapsed < 1.5  # about 0.4 s on an idle core

@@ -14,7 +14,6 @@ import gc
 import time
 
 import numpy as np
-
 from circuitgrad.engine import codec, generate
 from circuitgrad.engine.circuit import Circuit
 from circuitgrad.engine.evaluate import compile_tape, evaluate
@@ -55,13 +54,12 @@ def warm_up() -> float:
 def our_stages(c: Circuit, x0: np.ndarray, X: np.ndarray) -> dict:
     r: dict = {"warm_up": warm_up(), "source": _sizes(c)}
 
-    data = codec.to_json(c)
-    r["json_bytes"] = len(data)
-    r["load_json"] = timed(lambda: codec.from_json(data), min_total=2.0, max_reps=5)["median"]
-    data = codec.to_msgpack(c, packed=True)
-    r["packed_bytes"] = len(data)
-    r["load_packed"] = timed(lambda: codec.from_msgpack(data), max_reps=9)["median"]
-    del data
+    text = codec.to_json(c)
+    r["json_bytes"] = len(text)
+    r["load_json"] = timed(lambda: codec.from_json(text), min_total=2.0, max_reps=5)["median"]
+    packed = codec.to_msgpack(c, packed=True)
+    r["packed_bytes"] = len(packed)
+    r["load_packed"] = timed(lambda: codec.from_msgpack(packed), max_reps=9)["median"]
 
     raw = timed(lambda: backward_propagate(c), min_total=2.0, max_reps=5)
     r["backward_raw"], r["raw"] = raw["median"], _sizes(raw["result"])

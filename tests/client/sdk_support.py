@@ -1,4 +1,5 @@
-"""Small HTTP servers that misbehave on purpose, all on 127.0.0.1, for the SDK tests."""
+"""What the SDK tests share: the test stack's API keys and small HTTP servers that
+misbehave on purpose (all on 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+
+KEY_A, KEY_B = "sdk-test-key-a", "sdk-test-key-b"  # tenants a and b of the test stack
 
 
 def free_port() -> int:
@@ -31,8 +34,9 @@ class FlakyProxy:
     """A proxy in front of a real service that first answers ``failures`` requests with
     503 (and ``Retry-After`` if given), then forwards everything to ``upstream``."""
 
-    def __init__(self, upstream: str, failures: int = 0, retry_after: str | None = "0",
-                 port: int = 0):
+    def __init__(
+        self, upstream: str, failures: int = 0, retry_after: str | None = "0", port: int = 0
+    ):
         self.upstream, self.failures, self.retry_after = upstream, failures, retry_after
         self.seen = 0  # requests received
         self.forwarded = 0  # requests passed on to the service
@@ -51,24 +55,40 @@ class FlakyProxy:
                 if fail:
                     self._unavailable()
                     return
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in ("host", "content-length", "connection")}
-                r = httpx.request(self.command, proxy.upstream + self.path, headers=headers,
-                                  content=body, timeout=60)
+                headers = {
+                    k: v
+                    for k, v in self.headers.items()
+                    if k.lower() not in ("host", "content-length", "connection")
+                }
+                r = httpx.request(
+                    self.command,
+                    proxy.upstream + self.path,
+                    headers=headers,
+                    content=body,
+                    timeout=60,
+                )
                 with proxy._lock:
                     proxy.forwarded += 1
                 self.send_response(r.status_code)
                 for k, v in r.headers.items():
-                    if k.lower() not in ("content-length", "transfer-encoding", "connection",
-                                         "content-encoding", "date", "server"):
+                    if k.lower() not in (
+                        "content-length",
+                        "transfer-encoding",
+                        "connection",
+                        "content-encoding",
+                        "date",
+                        "server",
+                    ):
                         self.send_header(k, v)
                 self.send_header("content-length", str(len(r.content)))
                 self.end_headers()
                 self.wfile.write(r.content)
 
             def _unavailable(self):
-                payload = (b'{"type":"about:blank","title":"Service Unavailable",'
-                           b'"status":503,"detail":"the queue is unreachable"}')
+                payload = (
+                    b'{"type":"about:blank","title":"Service Unavailable",'
+                    b'"status":503,"detail":"the queue is unreachable"}'
+                )
                 self.send_response(503)
                 self.send_header("content-type", "application/problem+json")
                 if proxy.retry_after is not None:

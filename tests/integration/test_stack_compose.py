@@ -1,0 +1,116 @@
+"""docker-compose.yml: valid against the Compose schema, and the very commands and
+environment it gives are what the process stack of these tests runs (the ``stack`` fixture
+reads the file), so the two cannot drift apart."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import jsonschema
+import pytest
+import yaml
+from circuitgrad.service.cli import register
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SCHEMA = ROOT.parent / "shared" / "schemas" / "compose-spec.json"
+
+
+def test_compose_file_is_valid_against_the_compose_schema():
+    if not SCHEMA.exists():
+        pytest.skip(f"{SCHEMA} is not here")
+    jsonschema.Draft7Validator(json.loads(SCHEMA.read_text())).validate(COMPOSE)
+
+
+def test_compose_topology():
+    redis, api, worker = (COMPOSE["services"][k] for k in ("redis", "api", "worker"))
+    flags = " ".join(redis["command"])
+    for needed in ("--appendonly yes", "--appendfsync everysec", "--maxmemory-policy noeviction",
+                   "--maxmemory "):
+        assert needed in flags
+    assert any(v.endswith(":/data") for v in redis["volumes"])
+    assert "redis-cli" in redis["healthcheck"]["test"]
+    assert "/v1/ready" in " ".join(api["healthcheck"]["test"])
+    assert "inspect ping" in " ".join(worker["healthcheck"]["test"])
+    assert api["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert api["depends_on"]["worker"]["condition"] == "service_healthy"
+    assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+    # scalable with --scale worker=N: nothing that two replicas could not share
+    assert "container_name" not in worker and "ports" not in worker
+    assert (ROOT / "Dockerfile").exists()
+
+
+def test_every_command_of_the_compose_file_exists():
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="circuitgrad")
+    register(parser.add_subparsers(dest="command", required=True))
+    for name in ("api", "worker"):
+        command = COMPOSE["services"][name]["command"]
+        assert command[0] == "circuitgrad"
+        parser.parse_args(command[1:])  # exits on an unknown option
+    ping = COMPOSE["services"]["worker"]["healthcheck"]["test"][1]
+    words = shlex.split(ping)
+    assert words[:2] == ["celery", "-A"]
+    __import__(words[2])
+
+
+def test_the_stack_runs_the_compose_commands(stack):
+    """The same words as the compose file but for the address (loopback, a free port) and
+    one node name per worker; the same environment but for Redis and the tests' limits."""
+
+    def expected(command, worker=None):
+        out = []
+        for prev, word in zip(command, command[1:], strict=False):
+            if prev == "--port":
+                word = str(stack.port)
+            elif prev == "--host":
+                word = "127.0.0.1"
+            elif worker is not None:
+                word = word.replace("%h", f"worker{worker}.%h")
+            out.append(word)
+        return out
+
+    api = COMPOSE["services"]["api"]["command"]
+    assert stack.api.args[-(len(api) - 1) :] == expected(api)
+    worker = COMPOSE["services"]["worker"]["command"]
+    for i, p in enumerate(stack.workers):
+        assert p.args[-(len(worker) - 1) :] == expected(worker, i)
+    overridden = {"REDIS_URL", "NUMBA_CACHE_DIR", *stack.extra_env}
+    for name in ("api", "worker"):
+        started = stack.env(name)
+        for key, value in COMPOSE["services"][name]["environment"].items():
+            assert key in overridden or started[key] == str(value)
+    assert len(stack.worker_names()) == 2
+    assert httpx.get(stack.url + "/v1/ready").json()["workers"] == 2
+
+
+def test_the_worker_healthcheck_command_answers(stack):
+    """What the compose healthcheck runs, against a live worker of the stack."""
+    ping = COMPOSE["services"]["worker"]["healthcheck"]["test"][1]
+    name = stack.worker_names()[0]
+    words = shlex.split(ping.replace("worker@$$HOSTNAME", name))
+    celery = Path(sys.executable).with_name("celery")
+    words[0] = str(celery) if celery.exists() else words[0]
+    env = {**stack.env("worker")}
+    done = subprocess.run(words, env=env, capture_output=True, timeout=60,
+                          stdin=subprocess.DEVNULL, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert b"pong" in done.stdout
+
+
+def test_compose_environment_is_what_the_settings_read():
+    from circuitgrad.worker.settings import Settings
+
+    _, env = None, COMPOSE["services"]["worker"]["environment"]
+    s = Settings.from_env({k: str(v) for k, v in env.items()})
+    assert s.redis_url == "redis://redis:6379/0"
+    assert s.visibility_timeout > s.hard_time_limit > s.soft_time_limit
+    assert COMPOSE["services"]["api"]["environment"] == env
+    assert os.path.isabs(env["NUMBA_CACHE_DIR"])
