@@ -15,7 +15,7 @@ COPY client ./client
 RUN pip install ".[service]" \
  && useradd --system --uid 10001 --home-dir /app circuitgrad \
  && mkdir -p "$NUMBA_CACHE_DIR" \
- && python -c "from circuitgrad.worker.runtime import warm_up; warm_up()" \
+ && python -c "from circuitgrad.worker.runtime import warm_up; warm_up(batch=True)" \
  && chown -R circuitgrad "$NUMBA_CACHE_DIR"
 
 USER circuitgrad

@@ -51,6 +51,17 @@ def _row(stage, ours=None, theirs=None, text=None, limit=None, absolute=None, no
             "note": note}  # fmt: skip
 
 
+def _memory_note(m: dict) -> str:
+    if not m:
+        return ""
+    note = f"Δ {m['delta']:,.0f} MB over the loaded circuit"
+    if m.get("warm_up", 0) > 2:  # numba compiled (stale cache) in this child: LLVM's memory
+        note += f"; the warm-up compiled ({m['warm_up']:.0f} s), so the peak includes LLVM"
+    if m.get("masked"):
+        note += "; the pass did not raise the peak reached before it"
+    return note
+
+
 def rows(spec, ours: dict, theirs: dict, mem: dict) -> list[dict]:
     o, t = ours or {}, theirs or {}
     loads = spec.load_targets
@@ -141,10 +152,14 @@ def rows(spec, ours: dict, theirs: dict, mem: dict) -> list[dict]:
                       text=lambda x: f"{x:,.0f} MB",
                       absolute=(MEMORY_MB, f"≤ {MEMORY_MB / 1000:g} GB")
                       if spec.memory_target else None,
-                      note=m.get("error") or (f"Δ {m['delta']:,.0f} MB over the loaded circuit"
-                                              if m else "")))  # fmt: skip
+                      note=m.get("error") or _memory_note(m)))  # fmt: skip
     if o.get("gradient") and t.get("gradient"):
         diff = relative_difference(o["gradient"], t["gradient"])
+        batch_diff = lambda mode: (  # noqa: E731
+            f"{relative_difference(o['batch_head'], t[f'batch_{mode}_head']):.1e}"
+            if o.get("batch_head") and t.get(f"batch_{mode}_head")
+            else "—"
+        )
         R.append(
             _row(
                 "check: max rel. difference of ∇ at x0",
@@ -152,9 +167,9 @@ def rows(spec, ours: dict, theirs: dict, mem: dict) -> list[dict]:
                 text=lambda x: f"{x:.1e}",
                 absolute=(AGREEMENT, f"≤ {AGREEMENT:g}"),
                 note=f"f(x0): ours {o.get('value', np.nan):.17g}, "
-                f"CasADi {t.get('value', np.nan):.17g}; batch row 0 vs 1 point: "
-                f"ours {o.get('batch_check', np.nan):.1e}, "
-                f"CasADi {t.get('batch_serial_check', np.nan):.1e}",
+                f"CasADi {t.get('value', np.nan):.17g}; ∇ at the batch's first points, max "
+                f"rel. difference to CasADi's map serial / thread: {batch_diff('serial')} / "
+                f"{batch_diff('thread')}",
             )
         )
     return R

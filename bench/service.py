@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import msgpack
 import numpy as np
+
 from circuitgrad.engine.codec import to_packed
 from circuitgrad.engine.generate import random_dag
 from circuitgrad.service.embedded_redis import free_port
@@ -49,8 +50,10 @@ def round_trip(http: httpx.Client, k: int) -> float:
     t = time.perf_counter()
     cid = http.post("/v1/circuits", json={"expression": small_expression(k)}).json()["id"]
     job = wait(http, http.post("/v1/gradients", json={"circuit_id": cid}).json())
-    r = http.post(f"/v1/circuits/{job['result']['circuit_id']}/evaluate",
-                  json={"points": [{"x": 1.0, "y": 2.0, "z": 3.0}]})
+    r = http.post(
+        f"/v1/circuits/{job['result']['circuit_id']}/evaluate",
+        json={"points": [{"x": 1.0, "y": 2.0, "z": 3.0}]},
+    )
     assert r.status_code == 200
     return time.perf_counter() - t
 
@@ -61,9 +64,11 @@ def bench_round_trips(url: str, n: int, offset: int) -> None:
             round_trip(http, offset - 1 - k)
         times = np.array([round_trip(http, offset + k) for k in range(n)]) * 1e3
     p50, p99 = np.percentile(times, [50, 99])
-    print(f"small round trip (upload, differentiate, poll, evaluate), {n} sequential: "
-          f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, mean {times.mean():.1f} ms "
-          f"(targets p50 <= 30 ms, p99 <= 100 ms)")
+    print(
+        f"small round trip (upload, differentiate, poll, evaluate), {n} sequential: "
+        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, mean {times.mean():.1f} ms "
+        f"(targets p50 <= 30 ms, p99 <= 100 ms)"
+    )
 
 
 def bench_throughput(url: str, jobs: int, clients: int, offset: int, workers: int) -> None:
@@ -83,8 +88,10 @@ def bench_throughput(url: str, jobs: int, clients: int, offset: int, workers: in
         t = time.perf_counter()
         list(pool.map(one, range(offset, offset + jobs)))
         took = time.perf_counter() - t
-    print(f"throughput: {jobs} gradient jobs from {clients} clients with {workers} workers in "
-          f"{took:.2f} s = {jobs / took:.0f} jobs/s (target >= 100)")
+    print(
+        f"throughput: {jobs} gradient jobs from {clients} clients with {workers} workers in "
+        f"{took:.2f} s = {jobs / took:.0f} jobs/s (target >= 100)"
+    )
 
 
 def bench_large(url: str, gates: int, points: int) -> None:
@@ -100,19 +107,25 @@ def bench_large(url: str, gates: int, points: int) -> None:
         t1 = time.perf_counter()
         job = wait(http, http.post("/v1/gradients", json={"circuit_id": cid}).json())
         t2 = time.perf_counter()
-        r = http.post(f"/v1/circuits/{job['result']['circuit_id']}/evaluate",
-                      content=msgpack.packb({"points": cols}),
-                      headers={**MSGPACK, "Accept": "application/msgpack"})
+        r = http.post(
+            f"/v1/circuits/{job['result']['circuit_id']}/evaluate",
+            content=msgpack.packb({"points": cols}),
+            headers={**MSGPACK, "Accept": "application/msgpack"},
+        )
         assert r.status_code == 200, r.text
         values = np.array(msgpack.unpackb(r.content)["values"])
         t3 = time.perf_counter()
     cert = job["result"]["certificate"]
-    print(f"{gates:.0e}-gate circuit ({len(body) / 2**20:.0f} MiB packed msgpack, "
-          f"{c.n_wires} wires): end to end {t3 - t0:.2f} s = upload {t1 - t0:.2f} s + "
-          f"differentiate {t2 - t1:.2f} s + evaluate {points} points {t3 - t2:.2f} s "
-          f"(target <= 10 s)")
-    print(f"  gradient: {job['result']['size']} gates ({cert['mode']}; raw {cert['raw']['size']}"
-          f" within Theorem 3 bound {cert['theorem3_bound']}), values {values.shape}")
+    print(
+        f"{gates:.0e}-gate circuit ({len(body) / 2**20:.0f} MiB packed msgpack, "
+        f"{c.n_wires} wires): end to end {t3 - t0:.2f} s = upload {t1 - t0:.2f} s + "
+        f"differentiate {t2 - t1:.2f} s + evaluate {points} points {t3 - t2:.2f} s "
+        f"(target <= 10 s)"
+    )
+    print(
+        f"  gradient: {job['result']['size']} gates ({cert['mode']}; raw {cert['raw']['size']}"
+        f" within Theorem 3 bound {cert['theorem3_bound']}), values {values.shape}"
+    )
 
 
 def main(argv=None) -> int:
@@ -125,21 +138,32 @@ def main(argv=None) -> int:
     ap.add_argument("--gates", type=int, default=1_000_000)
     ap.add_argument("--points", type=int, default=10)
     args = ap.parse_args(argv)
-    env = {"CIRCUITGRAD_RATE_LIMIT": "0", "CIRCUITGRAD_LOG_LEVEL": "WARNING",
-           "CIRCUITGRAD_KEY_PREFIX": f"bench{os.getpid()}:"}
+    env = {
+        "CIRCUITGRAD_RATE_LIMIT": "0",
+        "CIRCUITGRAD_LOG_LEVEL": "WARNING",
+        "CIRCUITGRAD_KEY_PREFIX": f"bench{os.getpid()}:",
+    }
     with tempfile.TemporaryDirectory() as data:
-        stack = Stack(port=free_port(), workers=args.workers, processes=args.api_processes,
-                      data_dir=data, redis_url=os.environ.get("REDIS_URL"), env=env)
+        stack = Stack(
+            port=free_port(),
+            workers=args.workers,
+            processes=args.api_processes,
+            data_dir=data,
+            redis_url=os.environ.get("REDIS_URL"),
+            env=env,
+        )
         t = time.perf_counter()
         stack.start(timeout=300)
-        print(f"stack up in {time.perf_counter() - t:.1f} s: API {stack.base_url} "
-              f"({args.api_processes} gunicorn processes), {args.workers} worker processes, "
-              f"Redis {'embedded' if stack.redis else stack.redis_url}", flush=True)
+        print(
+            f"stack up in {time.perf_counter() - t:.1f} s: API {stack.base_url} "
+            f"({args.api_processes} gunicorn processes), {args.workers} worker processes, "
+            f"Redis {'embedded' if stack.redis else stack.redis_url}",
+            flush=True,
+        )
         offset = int(time.time()) % 100_000 * 10_000  # new circuits on every run
         try:
             bench_round_trips(stack.base_url, args.round_trips, offset)
-            bench_throughput(stack.base_url, args.jobs, args.clients, offset + 5000,
-                             args.workers)
+            bench_throughput(stack.base_url, args.jobs, args.clients, offset + 5000, args.workers)
             if args.gates:
                 bench_large(stack.base_url, args.gates, args.points)
         finally:

@@ -19,6 +19,7 @@ service that cannot be reached, refuses the key or times out is a ``UsageError``
 from __future__ import annotations
 
 import numpy as np
+
 from circuitgrad.engine.cli import UsageError
 from circuitgrad.engine.errors import CircuitError, ErrorItem
 

@@ -104,8 +104,15 @@ class Circuit:
 
     def with_outputs(self, outputs, output_names) -> Circuit:
         return Circuit.from_arrays(
-            self.inputs, self.op, self.arg_offsets, self.args, self.coeffs, self.param,
-            outputs, output_names, self.labels,
+            self.inputs,
+            self.op,
+            self.arg_offsets,
+            self.args,
+            self.coeffs,
+            self.param,
+            outputs,
+            output_names,
+            self.labels,
         )
 
     def __repr__(self) -> str:

@@ -40,8 +40,9 @@ class Rows:
         np.cumsum([len(r) for r in self.rows], out=offsets[1:])
         flat = [a for r in self.rows for a in r]
         flat_c = [c for r in self.coeffs for c in r]
-        return Circuit.from_arrays(self.inputs, self.op, offsets, flat, flat_c, self.param,
-                                   outputs, names)
+        return Circuit.from_arrays(
+            self.inputs, self.op, offsets, flat, flat_c, self.param, outputs, names
+        )
 
 
 def equation1() -> Circuit:
@@ -105,8 +106,15 @@ def least_squares(A: np.ndarray, b: np.ndarray) -> Circuit:
     rows = n + 1 + np.arange(m)  # residual gates
     squares = rows + m
     total = n + 1 + 2 * m
-    op = np.concatenate([np.zeros(n), [BY_NAME["const"].code], np.full(m, BY_NAME["add"].code),
-                         np.full(m, BY_NAME["square"].code), [BY_NAME["add"].code]])
+    op = np.concatenate(
+        [
+            np.zeros(n),
+            [BY_NAME["const"].code],
+            np.full(m, BY_NAME["add"].code),
+            np.full(m, BY_NAME["square"].code),
+            [BY_NAME["add"].code],
+        ]
+    )
     arity = np.concatenate([np.zeros(n + 1, INDEX), np.full(m, n + 1), np.ones(m, INDEX), [m]])
     res_args = np.concatenate([np.tile(np.arange(n), (m, 1)), np.full((m, 1), one)], axis=1)
     res_coef = np.concatenate([A, -b[:, None]], axis=1)
@@ -116,8 +124,9 @@ def least_squares(A: np.ndarray, b: np.ndarray) -> Circuit:
     param[one] = 1.0
     offsets = np.zeros(total + 2, INDEX)
     np.cumsum(arity, out=offsets[1:])
-    return Circuit.from_arrays([f"x{i}" for i in range(n)], op, offsets, args, coeffs, param,
-                               [total], ["f"])
+    return Circuit.from_arrays(
+        [f"x{i}" for i in range(n)], op, offsets, args, coeffs, param, [total], ["f"]
+    )
 
 
 def chain(n_gates: int, seed: int = 0) -> Circuit:
@@ -127,12 +136,19 @@ def chain(n_gates: int, seed: int = 0) -> Circuit:
     op = np.concatenate([[0], [BY_NAME[k].code for k in rng.choice(names, n_gates)]])
     offsets = np.concatenate([[0, 0], np.arange(1, n_gates + 1)]).astype(INDEX)
     args = np.arange(n_gates, dtype=INDEX)
-    return Circuit.from_arrays(["x"], op, offsets, args, np.ones(n_gates), np.zeros(n_gates + 1),
-                               [n_gates], ["f"])
+    return Circuit.from_arrays(
+        ["x"], op, offsets, args, np.ones(n_gates), np.zeros(n_gates + 1), [n_gates], ["f"]
+    )
 
 
-def random_dag(n_gates: int, n_inputs: int = 10, seed: int = 0, binary_share: float = 0.4,
-               n_outputs: int = 1, locality: int = 64) -> Circuit:
+def random_dag(
+    n_gates: int,
+    n_inputs: int = 10,
+    seed: int = 0,
+    binary_share: float = 0.4,
+    n_outputs: int = 1,
+    locality: int = 64,
+) -> Circuit:
     """A random DAG of bounded-value ops, ≈(1 + binary_share) wires per gate.
 
     Unary gates are sin, cos, tanh, sigmoid; binary ones add (coeffs ½, ½), mul and sub, so
@@ -176,8 +192,16 @@ def random_dag(n_gates: int, n_inputs: int = 10, seed: int = 0, binary_share: fl
     coeffs = np.concatenate([coeffs, np.full(len(sinks), 1.0 / max(len(sinks), 1))])
     offsets = np.concatenate([offsets, [len(args)]])
     outputs = [V] + list(range(V - 1, V - n_outputs, -1))
-    return Circuit.from_arrays([f"x{i}" for i in range(n)], op, offsets, args, coeffs,
-                               np.zeros(V + 1), outputs, [f"f{i}" for i in range(n_outputs)])
+    return Circuit.from_arrays(
+        [f"x{i}" for i in range(n)],
+        op,
+        offsets,
+        args,
+        coeffs,
+        np.zeros(V + 1),
+        outputs,
+        [f"f{i}" for i in range(n_outputs)],
+    )
 
 
 def mlp_loss(samples: int = 1000, features: int = 10, hidden: int = 32, seed: int = 0) -> Circuit:
@@ -196,8 +220,10 @@ def mlp_loss(samples: int = 1000, features: int = 10, hidden: int = 32, seed: in
     w2 = features * hidden
     terms = []
     for s in range(samples):
-        h = [r.gate("sigmoid", r.gate("add", *range(k * features, (k + 1) * features),
-                                      coeffs=X[s])) for k in range(hidden)]
+        h = [
+            r.gate("sigmoid", r.gate("add", *range(k * features, (k + 1) * features), coeffs=X[s]))
+            for k in range(hidden)
+        ]
         prods = [r.gate("mul", w2 + k, h[k]) for k in range(hidden)]
         out = r.gate("sigmoid", r.gate("add", *prods))
         terms.append(r.gate("square", r.gate("add", one, out, coeffs=[y[s], -1])))

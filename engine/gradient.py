@@ -28,8 +28,12 @@ class Gradient:
     predicted: dict | None = None  # auto mode: predicted raw sizes of both modes
 
     def certificate(self) -> dict:
-        out = {"mode": self.mode, "source": self.source, "raw": self.raw,
-               "result": measures(self.circuit)}
+        out = {
+            "mode": self.mode,
+            "source": self.source,
+            "raw": self.raw,
+            "result": measures(self.circuit),
+        }
         if self.bound is not None:
             out["theorem3_bound"] = self.bound
         if self.predicted is not None:

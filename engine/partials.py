@@ -68,8 +68,11 @@ def wire_partials_of(c: Circuit, active: np.ndarray) -> WirePartials:
         wires = c.arg_offsets[g][:, None] + np.arange(k)  # (G, k) wire numbers
         args = Args(E, c.args[wires])
         gv, p, coeffs = Vec(E, g), c.param[g], c.coeffs[wires]
-        terms = op.partials(gv, args, p, coeffs) if op.max_args is None else op.partials(
-            gv, *args, p, coeffs)
+        terms = (
+            op.partials(gv, args, p, coeffs)
+            if op.max_args is None
+            else op.partials(gv, *args, p, coeffs)
+        )
         if isinstance(terms, np.ndarray):  # constant partials for all positions at once
             offset[wires] = terms
             continue

@@ -23,6 +23,7 @@ _CODES = np.array([CONST.code, ADD.code, MUL.code], dtype=np.uint8)
 
 def resolve(c: Circuit, wrt=None, of=None) -> tuple[list[int], list[int]]:
     """Input positions for ``wrt`` and output positions for ``of`` (names, or None = all)."""
+
     def pick(names, known, key):
         if names is None:
             return list(range(len(known)))
@@ -68,8 +69,12 @@ class _Buffer:
         self.param = np.empty(V + gates)
         self.args = np.empty(W + wires, INDEX)
         self.coeffs = np.empty(W + wires)
-        for target, parts in ((self.op, (c.op, r_op)), (self.param, (c.param, r_param)),
-                              (self.args, (c.args, r_args)), (self.coeffs, (c.coeffs, r_coeffs))):
+        for target, parts in (
+            (self.op, (c.op, r_op)),
+            (self.param, (c.param, r_param)),
+            (self.args, (c.args, r_args)),
+            (self.coeffs, (c.coeffs, r_coeffs)),
+        ):
             np.concatenate(parts, out=target[: sum(len(p) for p in parts)])
         self.offsets[: c.n_vertices + 1] = c.arg_offsets
         np.cumsum(r_arity, out=self.offsets[c.n_vertices + 1 : V + 1])
@@ -103,8 +108,17 @@ class _Buffer:
 
     def circuit(self, c: Circuit, outputs, names) -> Circuit:
         g, w = self.count[0], self.count[1]
-        return Circuit.from_arrays(c.inputs, self.op[:g], self.offsets[: g + 1], self.args[:w],
-                                   self.coeffs[:w], self.param[:g], outputs, names, c.labels)
+        return Circuit.from_arrays(
+            c.inputs,
+            self.op[:g],
+            self.offsets[: g + 1],
+            self.args[:w],
+            self.coeffs[:w],
+            self.param[:g],
+            outputs,
+            names,
+            c.labels,
+        )
 
 
 def _hooks(progress, should_stop):
@@ -162,12 +176,38 @@ def propagate(
         buf.reserve(*per_sweep)
         deriv[:] = sweeps.NONE
         if mode == "forward":
-            sweeps.forward_sweep(seed, c.arg_offsets, c.args, needed, P_arrays, buf.tuple, 0,
-                                 _CODES, deriv, dscale, tv, tc, scratch)
+            sweeps.forward_sweep(
+                seed,
+                c.arg_offsets,
+                c.args,
+                needed,
+                P_arrays,
+                buf.tuple,
+                0,
+                _CODES,
+                deriv,
+                dscale,
+                tv,
+                tc,
+                scratch,
+            )
             results[k] = [(int(deriv[c.outputs[i]]), dscale[c.outputs[i]]) for i in fs]
         else:
-            sweeps.backward_sweep(seed, consumer, rev_off, depends, P_arrays, buf.tuple, 0,
-                                  _CODES, deriv, dscale, tv, tc, scratch)
+            sweeps.backward_sweep(
+                seed,
+                consumer,
+                rev_off,
+                depends,
+                P_arrays,
+                buf.tuple,
+                0,
+                _CODES,
+                deriv,
+                dscale,
+                tv,
+                tc,
+                scratch,
+            )
             results[k] = [(int(deriv[x]), dscale[x]) for x in xs]
         tick(0.1 + 0.9 * (k + 1) / len(seeds_list))
     if mode == "forward":  # results[j][i] = ∂f_i/∂x_j; emit row-major over (i, j)

@@ -5,7 +5,9 @@ numbered in the simplified circuit, add/mul arguments sorted by vertex), and the
 circuit built so far, a ``Built``. It either changes the gate in place and returns
 True, or returns False. A gate may become a constant (code ``CONST``, the value in
 ``param``) or a copy of one of its arguments (code ``COPY``). The sweep in
-``simplify.py`` applies the rules of a gate's op until none matches.
+``simplify.py`` applies the rules of a gate's op until none matches, then interns the
+gate into the built circuit, whose hash table (here too, since rules look constants up
+in it) makes gates of equal content one vertex.
 
 Rules only ever drop arguments or change the op: they never add a gate, a wire or a
 constant vertex (a constant they need must already exist). So each source gate yields at
@@ -78,7 +80,7 @@ def new_built(vertices, wires):
     )
 
 
-# -- looking a gate up by content --------------------------------------------------------
+# -- the built circuit: adding a gate, finding one by content --------------------------
 _PRIME = np.uint64(0x9E3779B97F4A7C15)
 _SHIFT, _HIGH, _LOW = np.uint64(29), np.uint64(32), np.uint64(0xFFFFFFFF)
 
@@ -126,6 +128,31 @@ def find(out, code, param_bits, args, coeffs, n, h):
                 return u, slot
         slot = (slot + 1) & mask
     return -1, slot
+
+
+@inline
+def append(out, code, param, args, coeffs, n):
+    """A new vertex at the end of ``out`` (not entered in the sharing table)."""
+    v, w = out.size[0], out.size[1]
+    out.op[v], out.param[v] = code, param
+    for i in range(n):
+        out.args[w + i], out.coeffs[w + i] = args[i], coeffs[i]
+    out.offsets[v + 1] = w + n
+    out.size[0], out.size[1] = v + 1, w + n
+    return v
+
+
+@inline
+def intern(out, g):
+    """The vertex of ``out`` that computes g: an equal one if any, else a new one."""
+    code, param_bits, n = g.code[0], g.param.view(np.int64)[0], g.n[0]
+    h = content_hash(code, param_bits, g.args, g.coeffs, n)
+    u, slot = find(out, code, param_bits, g.args, g.coeffs, n, h)
+    if u >= 0:
+        return u
+    v = append(out, code, g.param[0], g.args, g.coeffs, n)
+    out.table[slot] = (h & ~_LOW) | np.uint64(v + 1)
+    return v
 
 
 @njit
@@ -425,7 +452,7 @@ RULES = [
 ]
 
 
-# -- generated from the op table and RULES ------------------------------------------------
+# -- generated from the op table and RULES ---------------------------------------------
 def _generate() -> tuple[str, dict]:
     namespace = {"np": np}
     evaluate = ["def evaluate_scalar(code, a, b, p):"]

@@ -26,7 +26,7 @@ import numpy as np
 from . import ops, rewrite
 from .circuit import INDEX, Circuit
 from .errors import CircuitError, pointer
-from .rewrite import COPY, apply_rules, content_hash, find, inline, njit
+from .rewrite import COPY, append, apply_rules, inline, intern, njit
 from .sweeps import reach_backward
 
 INPUT, CONST = ops.INPUT.code, ops.CONST.code
@@ -110,31 +110,6 @@ def rewrite_gate(g, out):
             return
 
 
-@inline
-def append(out, code, param, args, coeffs, n):
-    """A new vertex at the end of ``out`` (not entered in the sharing table)."""
-    v, w = out.size[0], out.size[1]
-    out.op[v], out.param[v] = code, param
-    for i in range(n):
-        out.args[w + i], out.coeffs[w + i] = args[i], coeffs[i]
-    out.offsets[v + 1] = w + n
-    out.size[0], out.size[1] = v + 1, w + n
-    return v
-
-
-@inline
-def intern(out, g):
-    """The vertex of ``out`` that computes g: an equal one if any, else a new one."""
-    code, param_bits, n = g.code[0], g.param.view(np.int64)[0], g.n[0]
-    h = content_hash(code, param_bits, g.args, g.coeffs, n)
-    u, slot = find(out, code, param_bits, g.args, g.coeffs, n, h)
-    if u >= 0:
-        return u
-    v = append(out, code, g.param[0], g.args, g.coeffs, n)
-    out.table[slot] = (h & ~np.uint64(0xFFFFFFFF)) | np.uint64(v + 1)
-    return v
-
-
 @njit
 def sweep_gates(n_inputs, op, offsets, args, coeffs, param, out, g, remap, origin):
     """Every source gate in order; the first malformed gate's vertex, or -1."""
@@ -152,7 +127,7 @@ def sweep_gates(n_inputs, op, offsets, args, coeffs, param, out, g, remap, origi
     return -1
 
 
-# -- compiled once per op table ------------------------------------------------------------
+# -- compiled once per op table --------------------------------------------------------
 def _code_digest(h, code: types.CodeType) -> None:
     h.update(code.co_code + repr(code.co_names).encode())
     for const in code.co_consts:
@@ -183,6 +158,8 @@ def fingerprint() -> str:
             _code_digest(h, value.__code__)
         elif isinstance(value, (int, float, str, np.generic)):
             h.update(repr(value).encode())
+        elif isinstance(value, type) and hasattr(value, "_fields"):  # Gate, Built
+            h.update(repr(value._fields).encode())
     return h.hexdigest()[:16]
 
 
@@ -215,7 +192,7 @@ def make_sweep(key: str):
 _sweep = make_sweep(fingerprint())
 
 
-# -- the pass ----------------------------------------------------------------------------
+# -- the pass --------------------------------------------------------------------------
 def simplify(c: Circuit) -> Circuit:
     """Constants folded, identities applied, equal gates shared, dead vertices removed."""
     V = c.n_vertices

@@ -102,8 +102,7 @@ def _combine(buf, base, codes, tv, tc, nt, cacc):
 
 
 @numba.njit(cache=True, _nrt=False)  # no reference counting: it cost ~10 atomics per gate
-def backward_sweep(y, consumer, rev_off, live, P, buf, base, codes, deriv, dscale, tv, tc,
-                   scratch):
+def backward_sweep(y, consumer, rev_off, live, P, buf, base, codes, deriv, dscale, tv, tc, scratch):
     """∂y/∂v = dscale[v]·deriv[v] for every vertex v (``deriv`` reset by the caller to NONE).
 
     Wires come in reverse CSR order (grouped by the vertex they read, then by consumer):
@@ -130,8 +129,7 @@ def backward_sweep(y, consumer, rev_off, live, P, buf, base, codes, deriv, dscal
 
 
 @numba.njit(cache=True, _nrt=False)
-def forward_sweep(x, arg_offsets, args, live, P, buf, base, codes, deriv, dscale, tv, tc,
-                  scratch):
+def forward_sweep(x, arg_offsets, args, live, P, buf, base, codes, deriv, dscale, tv, tc, scratch):
     """∂v/∂x = dscale[v]·deriv[v] for every vertex v (``deriv`` reset by the caller to NONE)."""
     deriv[x] = ONE
     dscale[x] = 1.0

@@ -11,6 +11,7 @@ then inverts a thousand random matrices, compared with ``numpy.linalg.inv``.
 """
 
 import numpy as np
+
 from circuitgrad.client import Client
 from circuitgrad.engine.expr import build, inputs
 

@@ -16,6 +16,7 @@ Run against a service (``circuitgrad serve``):
 """
 
 import numpy as np
+
 from circuitgrad.client import Client
 
 EQUATION_1 = "(x - 3*y - 3*z + 5)**2 + (x - 2*y - 2*z)**2 + (x + y - 5*z - 3)**2"

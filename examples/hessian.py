@@ -10,6 +10,7 @@ the gradient circuit; for equation (1), the Hessian is the constant 2·AᵀA.
 """
 
 import numpy as np
+
 from circuitgrad.client import Client
 
 F = "x**2*y + sin(x*z) + exp(y)*z"

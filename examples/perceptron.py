@@ -17,6 +17,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+
 from circuitgrad.client import Client
 from circuitgrad.engine.expr import build, inputs, sigmoid
 

@@ -11,12 +11,14 @@ import logging
 
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
+from flask import Response
+from kombu.exceptions import OperationalError
+from werkzeug.exceptions import HTTPException
+
 from circuitgrad.engine.errors import CircuitError
 from circuitgrad.worker.errors import BlobMissing, StoreError, StoreFull, StoreUnavailable
 from circuitgrad.worker.runtime import runtime
 from circuitgrad.worker.settings import Settings, settings
-from flask import Response
-from kombu.exceptions import OperationalError
 
 from . import circuits, evaluations, health, jobs, schemas, tenancy
 from .errors import BY_STATUS, ApiError, Invalid, NotFound, Unavailable
@@ -30,17 +32,27 @@ VERSION = "1.0.0"
 
 def create_app(s: Settings | None = None) -> APIFlask:
     s = settings() if s is None else s
-    app = APIFlask(__name__, title="circuitgrad", version=VERSION,
-                   spec_path="/v1/openapi.json", docs_path="/v1/docs")
+    app = APIFlask(
+        __name__,
+        title="circuitgrad",
+        version=VERSION,
+        spec_path="/v1/openapi.json",
+        docs_path="/v1/docs",
+    )
     app.config.update(
         MAX_CONTENT_LENGTH=s.max_body_bytes,
         HTTP_ERROR_SCHEMA=schemas.Problem,
         VALIDATION_ERROR_SCHEMA=schemas.Problem,
-        SECURITY_SCHEMES={"ApiKey": {"type": "http", "scheme": "bearer",
-                                     "description": "needed when API keys are configured"}},
+        SECURITY_SCHEMES={
+            "ApiKey": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "needed when API keys are configured",
+            }
+        },
         DESCRIPTION="Gradient circuits as a service: upload arithmetic circuits, "
-                    "differentiate them (forward propagation or backpropagation) and evaluate "
-                    "them. Every body is JSON or msgpack; errors are RFC 9457 problems.",
+        "differentiate them (forward propagation or backpropagation) and evaluate "
+        "them. Every body is JSON or msgpack; errors are RFC 9457 problems.",
     )
     rt = runtime(s)
     app.extensions["circuitgrad"] = rt
@@ -49,6 +61,7 @@ def create_app(s: Settings | None = None) -> APIFlask:
         app.register_blueprint(bp)
     app.before_request(lambda: tenancy.before_request(rt))
     app.error_processor(_http_error)
+    app.register_error_handler(HTTPException, _werkzeug_error)  # replaces apiflask's
     app.register_error_handler(Exception, _any_error)
     app.spec_processor(_document_encodings)
     return app
@@ -58,13 +71,24 @@ def _http_error(e: HTTPError) -> Response:
     """werkzeug's and apiflask's HTTP errors (routing, 413, query validation)."""
     cls = BY_STATUS.get(e.status_code, ApiError)
     if e.status_code == 422 and isinstance(e.detail, dict):  # query parameters
-        errors = [(f"/{where}/{name}", "; ".join(map(str, msgs)))
-                  for where, fields in e.detail.items() for name, msgs in fields.items()]
+        errors = [
+            (f"/{where}/{name}", "; ".join(map(str, msgs)))
+            for where, fields in e.detail.items()
+            for name, msgs in fields.items()
+        ]
         err = Invalid("invalid query parameters", errors)
     else:
         err = cls(e.message if isinstance(e.message, str) else "")
         err.status = e.status_code
     return problem_response(err.problem(), {**(e.headers or {}), **err.headers})
+
+
+def _werkzeug_error(e: HTTPException) -> Response:
+    """Routing errors (404, 405), 413 past the body limit...: werkzeug's own description."""
+    err = BY_STATUS.get(e.code, ApiError)(e.description or "")
+    err.status = e.code or 500
+    headers = {k: v for k, v in e.get_headers() if k.lower() != "content-type"}
+    return problem_response(err.problem(), {**headers, **err.headers})
 
 
 def _any_error(e: Exception) -> Response:

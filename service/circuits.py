@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint
+from flask import request
+
 from circuitgrad.engine.codec import PACKED_THRESHOLD, to_json, to_msgpack
 from circuitgrad.engine.evaluate import evaluate
-from flask import request
 
 from . import schemas as s
 from .context import readable_circuit, rt
@@ -24,8 +25,10 @@ EQUATION1 = {
         {"op": "add", "args": [0, 1, 2, 3], "coeffs": [1, -3, -3, 5]},
         {"op": "add", "args": [0, 1, 2], "coeffs": [1, -2, -2]},
         {"op": "add", "args": [0, 1, 2, 3], "coeffs": [1, 1, -5, -3]},
-        {"op": "square", "args": [4]}, {"op": "square", "args": [5]},
-        {"op": "square", "args": [6]}, {"op": "add", "args": [7, 8, 9], "name": "f"},
+        {"op": "square", "args": [4]},
+        {"op": "square", "args": [5]},
+        {"op": "square", "args": [6]},
+        {"op": "add", "args": [7, 8, 9], "name": "f"},
     ],
     "outputs": [10],
     "output_names": ["f"],
@@ -52,8 +55,9 @@ def upload():
 
 @bp.get("/circuits/<circuit_id>")
 @bp.input(s.FormQuery, location="query")
-@bp.output(s.CircuitDocument, description="The circuit document (immutable; ETag)",
-           content_type=JSON)
+@bp.output(
+    s.CircuitDocument, description="The circuit document (immutable; ETag)", content_type=JSON
+)
 @bp.doc(responses=[304, 401, 404, 429, 503])
 def fetch(circuit_id: str, query_data: dict):
     """Fetch a circuit
@@ -65,27 +69,35 @@ def fetch(circuit_id: str, query_data: dict):
     etag = f'"{circuit_id}"'
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
     if circuit_id in request.if_none_match:
-        r = raw_response(b"", JSON, 304, headers)
-        return r
+        return raw_response(b"", JSON, 304, headers)
     r = rt()
-    if wants_msgpack():
-        form = query_data.get("form")
-        if form == "packed" or (form is None and summary["nodes"] - len(summary["inputs"])
-                                > PACKED_THRESHOLD):
-            body = r.blobs.get(circuit_id)  # stored in the packed form: no re-encoding
-        else:
-            body = to_msgpack(r.circuits.get(circuit_id), packed=form == "packed")
-        return raw_response(body, MSGPACK, 200, headers)
-    return raw_response(to_json(r.circuits.get(circuit_id)), JSON, 200, headers)
+    if not wants_msgpack():
+        return raw_response(to_json(r.circuits.get(circuit_id)), JSON, 200, headers)
+    form = query_data.get("form")
+    large = summary["nodes"] - len(summary["inputs"]) > PACKED_THRESHOLD  # the codec's rule
+    if form == "packed" or (form is None and large):
+        body = r.blobs.get(circuit_id)  # stored in the packed form: no re-encoding
+    else:
+        body = to_msgpack(r.circuits.get(circuit_id), packed=False)
+    return raw_response(body, MSGPACK, 200, headers)
 
 
 @bp.post("/circuits/<circuit_id>/evaluate")
 @s.body(s.Points, example={"points": [{"x": 1, "y": 2, "z": 3}]})
 @bp.output(s.Values, description="One row per point, one column per output")
-@bp.doc(responses={202: "Too many points for one request: an evaluation job was created",
-                   400: "Malformed body", 401: "Unauthorized", 404: "Unknown circuit",
-                   413: "Body too large", 415: "Unsupported media type",
-                   422: "Invalid points", 429: "Rate limited", 503: "Unavailable"})
+@bp.doc(
+    responses={
+        202: "Too many points for one request: an evaluation job was created",
+        400: "Malformed body",
+        401: "Unauthorized",
+        404: "Unknown circuit",
+        413: "Body too large",
+        415: "Unsupported media type",
+        422: "Invalid points",
+        429: "Rate limited",
+        503: "Unavailable",
+    }
+)
 def evaluate_points(circuit_id: str):
     """Evaluate a circuit at points
 

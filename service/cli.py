@@ -35,15 +35,20 @@ def register(subparsers) -> None:
     """Add ``serve``, ``api`` and ``worker`` to an argparse subparsers object. Each sets
     ``func`` (and ``handler``) to a callable taking the parsed args, returning an exit code."""
     p = subparsers.add_parser(
-        "serve", help="run the whole service locally: API, workers and (embedded) Redis",
+        "serve",
+        help="run the whole service locally: API, workers and (embedded) Redis",
         description="Start the API (gunicorn), a Celery worker with N processes and, unless "
-                    "REDIS_URL is set, an embedded Redis server with its data in --data-dir. "
-                    "Ctrl-C stops all of it.")
+        "REDIS_URL is set, an embedded Redis server with its data in --data-dir. "
+        "Ctrl-C stops all of it.",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
     p.add_argument("--workers", type=int, default=2, help="worker processes (2)")
-    p.add_argument("--data-dir", default=os.environ.get("CIRCUITGRAD_DATA_DIR", ".circuitgrad"),
-                   help="folder of the embedded Redis's data (.circuitgrad)")
+    p.add_argument(
+        "--data-dir",
+        default=os.environ.get("CIRCUITGRAD_DATA_DIR", ".circuitgrad"),
+        help="folder of the embedded Redis's data (.circuitgrad)",
+    )
     p.set_defaults(func=_serve, handler=_serve)
 
     p = subparsers.add_parser("api", help="run the HTTP API (gunicorn) against REDIS_URL")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from flask import current_app
+
 from circuitgrad.worker.jobs import FINAL
 from circuitgrad.worker.runtime import Runtime
-from flask import current_app
 
 from .errors import NotFound
 from .tenancy import tenant

@@ -41,8 +41,13 @@ def redis_server_executable() -> str:
 
 
 class EmbeddedRedis:
-    def __init__(self, data_dir, port: int | None = None, maxmemory: str = DEFAULT_MAXMEMORY,
-                 appendonly: bool = True):
+    def __init__(
+        self,
+        data_dir,
+        port: int | None = None,
+        maxmemory: str = DEFAULT_MAXMEMORY,
+        appendonly: bool = True,
+    ):
         self.data_dir = Path(data_dir).resolve()
         self.port = port or free_port()
         self.maxmemory = maxmemory
@@ -56,16 +61,33 @@ class EmbeddedRedis:
     def command(self) -> list[str]:
         return [
             redis_server_executable(),
-            "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.data_dir),
-            "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "everysec",
-            "--save", "", "--maxmemory", self.maxmemory, "--maxmemory-policy", "noeviction",
-            "--daemonize", "no", "--logfile", str(self.data_dir / "redis.log"),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.data_dir),
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--maxmemory",
+            self.maxmemory,
+            "--maxmemory-policy",
+            "noeviction",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(self.data_dir / "redis.log"),
         ]
 
     def start(self, timeout: float = 10.0) -> EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            self.command(), stdin=subprocess.DEVNULL, start_new_session=True
+        )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         deadline = time.monotonic() + timeout
         while True:
@@ -78,7 +100,8 @@ class EmbeddedRedis:
                     tail = log.read_text()[-2000:] if log.exists() else ""
                     self.stop()
                     raise RuntimeError(
-                        f"redis-server did not start on {self.port}:\n{tail}") from None
+                        f"redis-server did not start on {self.port}:\n{tail}"
+                    ) from None
                 time.sleep(0.02)
             finally:
                 client.close()

@@ -27,9 +27,13 @@ class ApiError(Exception):
     title = "Internal error"
 
     def __init__(self, detail: str = "", errors=None, headers: dict | None = None):
+        self.errors = list(errors or [])  # (path, message) pairs
+        if not detail and self.errors:  # the first place, and how many more
+            path, message = self.errors[0]
+            more = len(self.errors) - 1
+            detail = f"{path or '/'}: {message}" + (f" (and {more} more)" if more else "")
         super().__init__(detail or self.title)
         self.detail = detail or self.title
-        self.errors = list(errors or [])  # (path, message) pairs
         self.headers = dict(headers or {})
 
     def problem(self) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from apiflask import APIBlueprint
+
 from circuitgrad.worker import batches
 from circuitgrad.worker.errors import StoreFull
 from circuitgrad.worker.jobs import content_key
@@ -23,8 +24,10 @@ bp = APIBlueprint("evaluations", __name__, url_prefix="/v1", tag="Jobs")
 
 
 @bp.post("/evaluations")
-@s.body(s.EvaluationIn, example={"circuit_id": "c_...", "points": {"x": [1, 2], "y": [3, 4],
-                                                                    "z": [5, 6]}})
+@s.body(
+    s.EvaluationIn,
+    example={"circuit_id": "c_...", "points": {"x": [1, 2], "y": [3, 4], "z": [5, 6]}},
+)
 @bp.output(s.Job, status_code=202, description="Accepted (200: the job was done already)")
 @bp.doc(responses=[400, 401, 404, 413, 415, 422, 429, 503])
 def create():
@@ -49,8 +52,9 @@ def submit_evaluation(r: Runtime, cid: str, c, X):
     key = content_key("evaluation", cid, {"points_sha256": digest})
     st = r.settings
     chunks = batches.chunk_count(len(X), X.shape[1], st.eval_chunk_points, st.chunk_bytes)
-    rec, created = r.jobs.submit(tenant(), "evaluation", key,
-                                 {"circuit_id": cid, "options": options, "chunks": chunks})
+    rec, created = r.jobs.submit(
+        tenant(), "evaluation", key, {"circuit_id": cid, "options": options, "chunks": chunks}
+    )
     job_id = rec["id"]
     if created:
         try:
@@ -61,4 +65,5 @@ def submit_evaluation(r: Runtime, cid: str, c, X):
             raise
         send_evaluation(st, job_id, chunks)
         r.jobs.mark_enqueued(job_id)
-    return job_response(r.jobs.get(job_id))
+    # about 10⁸ vertex evaluations a second: Retry-After in seconds of that
+    return job_response(r.jobs.get(job_id), len(X) * c.n_vertices // 100)

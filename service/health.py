@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint
+
 from circuitgrad.worker.connection import store_errors
 
 from . import schemas as s

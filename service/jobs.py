@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import orjson
 from apiflask import APIBlueprint
+
 from circuitgrad.engine.propagate import resolve
 from circuitgrad.worker import batches
 from circuitgrad.worker.jobs import Status, content_key
@@ -25,13 +26,14 @@ bp = APIBlueprint("jobs", __name__, url_prefix="/v1", tag="Jobs")
 UNSENT_GRACE_SECONDS = 30  # a queued job whose message never went out is sent again after this
 
 
-def job_response(rec: dict):
-    """202 with Location and Retry-After while the job runs; 200 once it is final."""
+def job_response(rec: dict, nodes: int = 0):
+    """202 with Location and Retry-After while the job runs; 200 once it is final.
+    Retry-After grows with the circuit (``nodes``): about a second per million."""
     doc = job_document(rec)
     headers = {"Location": f"/v1/jobs/{rec['id']}"}
     if is_final(rec):
         return respond(doc, 200, headers)
-    headers["Retry-After"] = "0" if rec["progress"] or rec["kind"] == "gradient" else "1"
+    headers["Retry-After"] = str(round(nodes / 1e6))
     return respond(doc, 202, headers)
 
 
@@ -45,8 +47,7 @@ def _unsent(rec: dict) -> bool:
 
 
 @bp.post("/gradients")
-@s.body(s.GradientIn, example={"expression": "(x-3*y-3*z+5)**2 + (x-2*y-2*z)**2 "
-                                             "+ (x+y-5*z-3)**2"})
+@s.body(s.GradientIn, example={"expression": "(x-3*y-3*z+5)**2 + (x-2*y-2*z)**2 + (x+y-5*z-3)**2"})
 @bp.output(s.Job, status_code=202, description="Accepted (200: the result exists already)")
 @bp.doc(responses=[400, 401, 404, 413, 415, 422, 429, 503])
 def submit():
@@ -64,9 +65,13 @@ def submit():
         summary, _ = r.circuits.put(req.circuit)
         r.circuits.grant(summary["id"], tenant())
     cid = summary["id"]
-    # unknown, repeated or empty wrt/of are 422 now, not a failed job later
-    resolve(SimpleNamespace(inputs=summary["inputs"], output_names=summary["outputs"]),
-            req.options["wrt"], req.options["of"])
+    # unknown, repeated or empty wrt/of are 422 now, not a failed job later; the engine's
+    # own check needs only the names, which the summary has (no need to load the circuit)
+    resolve(
+        SimpleNamespace(inputs=summary["inputs"], output_names=summary["outputs"]),
+        req.options["wrt"],
+        req.options["of"],
+    )
     key = content_key("gradient", cid, req.options)
     fields = {"circuit_id": cid, "options": req.options}
     cached = r.redis.get(r.keys.result(key))
@@ -79,7 +84,7 @@ def submit():
     if (created and rec["status"] == Status.QUEUED) or (not created and _unsent(rec)):
         send_gradient(r.settings, rec["id"])
         r.jobs.mark_enqueued(rec["id"])
-    return job_response(rec)
+    return job_response(rec, summary["nodes"])
 
 
 @bp.get("/jobs/<job_id>")
@@ -99,8 +104,15 @@ def poll(job_id: str, query_data: dict):
 
 @bp.delete("/jobs/<job_id>")
 @bp.output(s.Job, description="The job, now cancelled")
-@bp.doc(responses={409: "The job was final already", 401: "Unauthorized",
-                   404: "Unknown job", 429: "Rate limited", 503: "Unavailable"})
+@bp.doc(
+    responses={
+        409: "The job was final already",
+        401: "Unauthorized",
+        404: "Unknown job",
+        429: "Rate limited",
+        503: "Unavailable",
+    }
+)
 def cancel(job_id: str):
     """Cancel a job
 
@@ -118,8 +130,15 @@ def cancel(job_id: str):
 
 @bp.get("/jobs/<job_id>/values")
 @bp.output(s.Values, description="The values of a succeeded evaluation job, in point order")
-@bp.doc(responses={409: "Not a succeeded evaluation job", 401: "Unauthorized",
-                   404: "Unknown job", 429: "Rate limited", 503: "Unavailable"})
+@bp.doc(
+    responses={
+        409: "Not a succeeded evaluation job",
+        401: "Unauthorized",
+        404: "Unknown job",
+        429: "Rate limited",
+        503: "Unavailable",
+    }
+)
 def values(job_id: str):
     """Fetch the values of an evaluation job"""
     rec = own_job(job_id)

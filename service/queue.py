@@ -5,9 +5,10 @@ from __future__ import annotations
 from functools import cache
 
 from celery import Celery, group
+from kombu.exceptions import OperationalError
+
 from circuitgrad.worker.celery_app import EVALUATE_CHUNK_TASK, GRADIENT_TASK, make_app
 from circuitgrad.worker.settings import Settings
-from kombu.exceptions import OperationalError
 
 from .errors import Unavailable
 

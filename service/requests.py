@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+
 from circuitgrad.engine.codec import from_document
 from circuitgrad.engine.errors import MAX_ERRORS, pointer
 from circuitgrad.engine.gradient import MODES
@@ -21,8 +22,13 @@ from .errors import Invalid, PayloadTooLarge
 
 EXPRESSION_KEYS = ("expression", "inputs", "output")
 SOURCE_KEYS = ("circuit_id", "circuit", "expression")
-OPTION_DEFAULTS = {"mode": "backward", "wrt": None, "of": None, "include_value": False,
-                   "simplify": True}
+OPTION_DEFAULTS = {
+    "mode": "backward",
+    "wrt": None,
+    "of": None,
+    "include_value": False,
+    "simplify": True,
+}
 
 
 def require_object(doc, where: str = "") -> Mapping:
@@ -76,8 +82,15 @@ def gradient_request(doc, limit: int) -> GradientRequest:
         allowed |= set(EXPRESSION_KEYS)
     check_keys(doc, allowed)
     if len(given) != 1:
-        raise Invalid(errors=[("", "give exactly one of circuit_id, circuit and expression"
-                                   + (f" (got {', '.join(given)})" if given else ""))])
+        raise Invalid(
+            errors=[
+                (
+                    "",
+                    "give exactly one of circuit_id, circuit and expression"
+                    + (f" (got {', '.join(given)})" if given else ""),
+                )
+            ]
+        )
     options = gradient_options(doc)
     if given[0] == "circuit_id":
         if not isinstance(doc["circuit_id"], str):
@@ -104,8 +117,11 @@ def gradient_options(doc: Mapping) -> dict:
         if not isinstance(names, list):
             errors.append((pointer(key), f"must be a list of names, got {describe(names)}"))
             continue
-        errors += [(pointer(key, i), f"must be a name, got {describe(x)}")
-                   for i, x in enumerate(names) if not isinstance(x, str)]
+        errors += [
+            (pointer(key, i), f"must be a name, got {describe(x)}")
+            for i, x in enumerate(names)
+            if not isinstance(x, str)
+        ]
     if errors:
         raise Invalid(errors=errors)
     return options
@@ -124,8 +140,14 @@ def points_of(doc, inputs: tuple[str, ...], extra_keys=()) -> np.ndarray:
         return _rows(points, inputs)
     if isinstance(points, Mapping):
         return _columns(points, inputs)
-    raise Invalid(errors=[("/points", "must be a list of objects or an object of columns, got "
-                           + describe(points))])
+    raise Invalid(
+        errors=[
+            (
+                "/points",
+                "must be a list of objects or an object of columns, got " + describe(points),
+            )
+        ]
+    )
 
 
 def _rows(points: list, inputs: tuple[str, ...]) -> np.ndarray:
@@ -145,8 +167,12 @@ def _rows(points: list, inputs: tuple[str, ...]) -> np.ndarray:
     flat = [p[k] for p in points for k in inputs]
     values, bad = float_array(flat)
     if bad:
-        raise Invalid(errors=[(pointer("points", j // n, inputs[j % n]), number_error(flat[j]))
-                              for j in bad[:MAX_ERRORS]])
+        raise Invalid(
+            errors=[
+                (pointer("points", j // n, inputs[j % n]), number_error(flat[j]))
+                for j in bad[:MAX_ERRORS]
+            ]
+        )
     return values.reshape(len(points), n)
 
 
@@ -173,9 +199,13 @@ def _columns(points: Mapping, inputs: tuple[str, ...]) -> np.ndarray:
         raise Invalid(errors=errors[:MAX_ERRORS])
     lengths = [len(c) for c in columns]
     if len(set(lengths)) > 1:
-        raise Invalid(errors=[(pointer("points", k), f"has {m} values, {inputs[0]} has "
-                               f"{lengths[0]}") for k, m in zip(inputs, lengths, strict=True)
-                              if m != lengths[0]])
+        raise Invalid(
+            errors=[
+                (pointer("points", k), f"has {m} values, {inputs[0]} has {lengths[0]}")
+                for k, m in zip(inputs, lengths, strict=True)
+                if m != lengths[0]
+            ]
+        )
     if not columns:
         return np.zeros((0, 0))
     return np.stack(columns, axis=1)

@@ -65,8 +65,9 @@ class GradientIn(Schema):
     expression = fields.String()
     inputs = fields.List(fields.String(), metadata={"description": "with expression only"})
     output = fields.String(metadata={"description": "with expression only"})
-    mode = fields.String(load_default="backward",
-                         metadata={"enum": ["backward", "forward", "auto"]})
+    mode = fields.String(
+        load_default="backward", metadata={"enum": ["backward", "forward", "auto"]}
+    )
     wrt = fields.List(fields.String(), metadata={"description": "default: all inputs"})
     of = fields.List(fields.String(), metadata={"description": "default: all outputs"})
     include_value = fields.Boolean(load_default=False)
@@ -74,9 +75,13 @@ class GradientIn(Schema):
 
 
 class Points(Schema):
-    points = fields.Raw(required=True, metadata={
-        "description": "a list of objects {input: number}, or an object of columns "
-                       "{input: [numbers]} (in msgpack a column may be float64 binary)"})
+    points = fields.Raw(
+        required=True,
+        metadata={
+            "description": "a list of objects {input: number}, or an object of columns "
+            "{input: [numbers]} (in msgpack a column may be float64 binary)"
+        },
+    )
 
 
 class EvaluationIn(Points):
@@ -85,8 +90,11 @@ class EvaluationIn(Points):
 
 class Values(Schema):
     outputs = fields.List(fields.String(), required=True)
-    values = fields.List(fields.List(fields.Raw()), required=True,
-                         metadata={"description": "one row per point: " + NUMBER})
+    values = fields.List(
+        fields.List(fields.Raw()),
+        required=True,
+        metadata={"description": "one row per point: " + NUMBER},
+    )
 
 
 class ErrorItem(Schema):
@@ -139,8 +147,9 @@ class JobResult(Schema):
 class Job(Schema):
     id = fields.String(required=True)
     kind = fields.String(required=True, metadata={"enum": ["gradient", "evaluation"]})
-    status = fields.String(required=True, metadata={
-        "enum": ["queued", "running", "succeeded", "failed", "cancelled"]})
+    status = fields.String(
+        required=True, metadata={"enum": ["queued", "running", "succeeded", "failed", "cancelled"]}
+    )
     progress = fields.Float(required=True)
     created_at = fields.String(required=True)
     updated_at = fields.String(required=True)
@@ -154,16 +163,20 @@ class WaitQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    wait = fields.Float(validate=Range(min=0), metadata={
-        "description": "seconds to wait for a final status before answering (long poll)"})
+    wait = fields.Float(
+        validate=Range(min=0),
+        metadata={"description": "seconds to wait for a final status before answering (long poll)"},
+    )
 
 
 class FormQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    form = fields.String(validate=OneOf(["rows", "packed"]),
-                         metadata={"description": "msgpack only: row or packed form"})
+    form = fields.String(
+        validate=OneOf(["rows", "packed"]),
+        metadata={"description": "msgpack only: row or packed form"},
+    )
 
 
 class Health(Schema):
@@ -177,8 +190,12 @@ def body(schema, example=None):
 
     def decorate(f):
         spec = f.__dict__.setdefault("_spec", {})
-        spec.update(body=schema() if isinstance(schema, type) else schema,
-                    content_type=[JSON, MSGPACK], body_example=example, body_examples=None)
+        spec.update(
+            body=schema() if isinstance(schema, type) else schema,
+            content_type=[JSON, MSGPACK],
+            body_example=example,
+            body_examples=None,
+        )
         return f
 
     return decorate

@@ -1,9 +1,9 @@
 """The two long-running parts, each in the foreground of its process.
 
-    run_api(host, port, processes, threads)   gunicorn serving the Flask app (gthread
-                                              workers: a long poll holds a thread, not a
-                                              process)
-    run_worker(concurrency, name, loglevel)   a Celery worker (prefork: time limits need it)
+run_api(host, port, processes, threads)   gunicorn serving the Flask app (gthread
+                                          workers: a long poll holds a thread, not a
+                                          process)
+run_worker(concurrency, name, loglevel)   a Celery worker (prefork: time limits need it)
 """
 
 from __future__ import annotations
@@ -51,8 +51,20 @@ def run_worker(concurrency: int = 1, name: str | None = None, loglevel: str = "I
     from circuitgrad.worker.settings import settings
 
     name = name or os.environ.get("CIRCUITGRAD_WORKER_NAME") or f"worker-{os.getpid()}@%h"
-    app.worker_main([
-        "worker", "--queues", settings().queue, "--concurrency", str(concurrency),
-        "--hostname", name, "--loglevel", loglevel, "--pool", "prefork",
-        "--without-gossip", "--without-mingle",
-    ])
+    app.worker_main(
+        [
+            "worker",
+            "--queues",
+            settings().queue,
+            "--concurrency",
+            str(concurrency),
+            "--hostname",
+            name,
+            "--loglevel",
+            loglevel,
+            "--pool",
+            "prefork",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )

@@ -24,9 +24,16 @@ CLI = [sys.executable, "-m", "circuitgrad.service.cli"]
 
 
 class Stack:
-    def __init__(self, host: str = "127.0.0.1", port: int = 8000, workers: int = 2,
-                 data_dir: str | os.PathLike = ".circuitgrad", redis_url: str | None = None,
-                 processes: int = 2, env: dict | None = None):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        workers: int = 2,
+        data_dir: str | os.PathLike = ".circuitgrad",
+        redis_url: str | None = None,
+        processes: int = 2,
+        env: dict | None = None,
+    ):
         self.host, self.port, self.workers, self.processes = host, port, workers, processes
         self.data_dir = Path(data_dir)
         self.redis_url = redis_url
@@ -40,14 +47,29 @@ class Stack:
         return f"http://{host}:{self.port}"
 
     def start(self, timeout: float = 60.0) -> Stack:
+        from circuitgrad.worker.runtime import warm_up
+
+        warm_up(batch=True)  # compile once here; the parts then load numba's on-disk cache
         if self.redis_url is None:
             maxmemory = self.env.get("CIRCUITGRAD_REDIS_MAXMEMORY", DEFAULT_MAXMEMORY)
             self.redis = EmbeddedRedis(self.data_dir / "redis", maxmemory=maxmemory).start()
             self.redis_url = self.redis.url
         env = {**self.env, "REDIS_URL": self.redis_url}
         self._spawn("worker", [*CLI, "worker", "--concurrency", str(self.workers)], env)
-        self._spawn("api", [*CLI, "api", "--host", self.host, "--port", str(self.port),
-                            "--processes", str(self.processes)], env)
+        self._spawn(
+            "api",
+            [
+                *CLI,
+                "api",
+                "--host",
+                self.host,
+                "--port",
+                str(self.port),
+                "--processes",
+                str(self.processes),
+            ],
+            env,
+        )
         self.wait_ready(timeout)
         return self
 
@@ -107,8 +129,11 @@ def serve(host: str, port: int, workers: int, data_dir: str) -> int:
     try:
         stack.start()
         where = "embedded Redis in " + str(stack.data_dir / "redis") if stack.redis else "Redis"
-        print(f"circuitgrad serving on {stack.base_url} ({workers} worker processes, {where}; "
-              f"Ctrl-C stops)", flush=True)
+        print(
+            f"circuitgrad serving on {stack.base_url} ({workers} worker processes, {where}; "
+            f"Ctrl-C stops)",
+            flush=True,
+        )
         while not stopping:
             dead = stack.failed()
             if dead:

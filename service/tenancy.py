@@ -10,10 +10,11 @@ from __future__ import annotations
 import hmac
 import time
 
+from flask import g, request
+
 from circuitgrad.worker.connection import store_errors
 from circuitgrad.worker.runtime import Runtime
 from circuitgrad.worker.settings import DEFAULT_TENANT
-from flask import g, request
 
 from .errors import RateLimited, Unauthorized
 

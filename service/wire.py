@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import msgpack
 import orjson
-from circuitgrad.engine.codec import jsonable
 from flask import Response, request
+
+from circuitgrad.engine.codec import jsonable
 
 from .errors import BadRequest, UnsupportedMediaType
 
@@ -29,7 +30,8 @@ def read_body():
     mimetype = request.mimetype
     if mimetype not in JSON_TYPES and mimetype not in MSGPACK_TYPES:
         raise UnsupportedMediaType(
-            f"send {JSON} or {MSGPACK}, not {mimetype or 'a body without Content-Type'}")
+            f"send {JSON} or {MSGPACK}, not {mimetype or 'a body without Content-Type'}"
+        )
     data = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
     if not data:
         raise BadRequest("the request body is empty")
@@ -45,8 +47,9 @@ def read_body():
 
 
 def wants_msgpack() -> bool:
-    best = request.accept_mimetypes.best_match([JSON, MSGPACK, "application/x-msgpack"],
-                                               default=JSON)
+    best = request.accept_mimetypes.best_match(
+        [JSON, MSGPACK, "application/x-msgpack"], default=JSON
+    )
     return best != JSON
 
 
@@ -70,8 +73,9 @@ def raw_response(body: bytes, mimetype: str, status: int = 200, headers=None) ->
 
 def problem_response(problem: dict, headers: dict | None = None) -> Response:
     """Problems are always JSON (``application/problem+json``)."""
-    return Response(orjson.dumps(problem), status=problem["status"], mimetype=PROBLEM_JSON,
-                    headers=headers)
+    return Response(
+        orjson.dumps(problem), status=problem["status"], mimetype=PROBLEM_JSON, headers=headers
+    )
 
 
 def _plain(x):

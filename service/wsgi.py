@@ -7,4 +7,4 @@ from .app import create_app
 
 app = create_app()
 if settings().warm_up:
-    warm_up()  # compiled code loaded before the first request, not during it
+    warm_up(batch=True)  # compiled code loaded before the first request, not during it

@@ -25,6 +25,7 @@ import httpx
 import pytest
 import redis
 import yaml
+
 from circuitgrad.service.embedded_redis import EmbeddedRedis, free_port
 from circuitgrad.worker.settings import Settings
 
@@ -79,8 +80,16 @@ def namespace(redis_url):
 
 @pytest.fixture(scope="session")
 def service_settings(redis_url, namespace) -> Settings:
-    return Settings(redis_url=redis_url, key_prefix=f"{namespace}:", queue=namespace,
-                    rate_limit=0, warm_up=False, max_sync_points=1000, eval_chunk_points=400)
+    """Settings of in-process tests: a queue no worker process of the stack consumes."""
+    return Settings(
+        redis_url=redis_url,
+        key_prefix=f"{namespace}:unit:",
+        queue=f"{namespace}-unit",
+        rate_limit=0,
+        warm_up=False,
+        max_sync_points=1000,
+        eval_chunk_points=400,
+    )
 
 
 @pytest.fixture
@@ -135,8 +144,9 @@ def _substitute(command: list[str], port: int) -> list[str]:
 class ProcessStack:
     """The API and N workers as processes, started as docker-compose.yml starts them."""
 
-    def __init__(self, redis_url: str, namespace: str, logs: Path, workers: int = 2,
-                 env: dict | None = None):
+    def __init__(
+        self, redis_url: str, namespace: str, logs: Path, workers: int = 2, env: dict | None = None
+    ):
         self.redis_url, self.namespace, self.logs = redis_url, namespace, logs
         self.extra_env = {**STACK_ENV, **(env or {})}
         self.port = free_port()
@@ -150,9 +160,15 @@ class ProcessStack:
 
     def env(self, service: str) -> dict[str, str]:
         _, compose_env = compose_service(service)
-        return {**os.environ, **compose_env, **self.extra_env, "REDIS_URL": self.redis_url,
-                "CIRCUITGRAD_KEY_PREFIX": f"{self.namespace}:",
-                "CIRCUITGRAD_QUEUE": self.namespace, "PYTHONUNBUFFERED": "1"}
+        return {
+            **os.environ,
+            **compose_env,
+            **self.extra_env,
+            "REDIS_URL": self.redis_url,
+            "CIRCUITGRAD_KEY_PREFIX": f"{self.namespace}:",
+            "CIRCUITGRAD_QUEUE": self.namespace,
+            "PYTHONUNBUFFERED": "1",
+        }
 
     def command(self, service: str, log_name: str) -> list[str]:
         """The compose file's command for ``service``, with our port (and node name)."""
@@ -166,13 +182,23 @@ class ProcessStack:
         env = self.env(service)
         env.pop("NUMBA_CACHE_DIR", None)  # the tree's own __pycache__, warm from earlier runs
         log = open(self.logs / f"{log_name}.log", "ab")
-        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True, cwd=ROOT)
+        return subprocess.Popen(
+            command,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=ROOT,
+        )
 
     def start_worker(self, i: int) -> None:
         self.workers[i] = self._start("worker", f"worker{i}")
 
     def start(self, timeout: float = 120.0) -> ProcessStack:
+        from circuitgrad.worker.runtime import warm_up
+
+        warm_up(batch=True)  # compile once here: the processes then load numba's disk cache
         for i in range(len(self.workers)):
             self.start_worker(i)
         self.api = self._start("api", "api")
@@ -226,6 +252,13 @@ class ProcessStack:
 
 
 @pytest.fixture(scope="session")
+def process_stack():
+    """``ProcessStack`` itself, for a test that needs a stack of its own (conftest modules
+    are not importable by name reliably)."""
+    return ProcessStack
+
+
+@pytest.fixture(scope="session")
 def stack(redis_url, namespace, tmp_path_factory):
     """One API and two workers for the whole session (a test that kills a worker starts a
     new one before it returns)."""
@@ -249,8 +282,9 @@ def oracle():
     evaluator and central finite differences."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("circuitgrad_test_oracle",
-                                                  ROOT / "tests" / "engine" / "oracle.py")
+    spec = importlib.util.spec_from_file_location(
+        "circuitgrad_test_oracle", ROOT / "tests" / "engine" / "oracle.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

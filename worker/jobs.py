@@ -21,6 +21,7 @@ from enum import StrEnum
 
 import orjson
 import redis
+
 from circuitgrad.engine.gradient import ENGINE_VERSION
 
 from .connection import store_errors
@@ -110,6 +111,21 @@ redis.call('PUBLISH', KEYS[2], redis.call('HGET', KEYS[1], 'id'))
 return {{1, st}}
 """
 
+# KEYS: record, done channel, result circuit's readers, result cache
+# ARGV: now, result, tenant, ttl -> 1 succeeded, 0 final already (nothing written)
+_SUCCEED = f"""
+local final = {_FINAL_LUA}
+local st = redis.call('HGET', KEYS[1], 'status')
+if (not st) or final[st] then return 0 end
+redis.call('SADD', KEYS[3], ARGV[3])
+redis.call('EXPIRE', KEYS[3], tonumber(ARGV[4]))
+redis.call('SET', KEYS[4], ARGV[2], 'EX', tonumber(ARGV[4]))
+redis.call('HSET', KEYS[1], 'status', 'succeeded', 'progress', '1', 'updated_at', ARGV[1],
+           'result', ARGV[2])
+redis.call('PUBLISH', KEYS[2], redis.call('HGET', KEYS[1], 'id'))
+return 1
+"""
+
 # KEYS: record  ARGV: progress, now   (never on a final record)
 _PROGRESS = f"""
 local final = {_FINAL_LUA}
@@ -150,6 +166,7 @@ class JobStore:
         self._submit = r.register_script(_SUBMIT)
         self._claim = r.register_script(_CLAIM)
         self._finish = r.register_script(_FINISH)
+        self._succeed = r.register_script(_SUCCEED)
         self._progress = r.register_script(_PROGRESS)
         self._chunk_done = r.register_script(_CHUNK_DONE)
 
@@ -172,9 +189,18 @@ class JobStore:
         ``fields`` initialise a new record (status, circuit_id, options, ...).
         """
         t = time.time()
-        record = {"kind": kind, "tenant": tenant, "content_key": key, "status": Status.QUEUED,
-                  "progress": 0, "created_at": now_iso(t), "updated_at": now_iso(t),
-                  "deliveries": 0, "enqueued": 0, **fields}
+        record = {
+            "kind": kind,
+            "tenant": tenant,
+            "content_key": key,
+            "status": Status.QUEUED,
+            "progress": 0,
+            "created_at": now_iso(t),
+            "updated_at": now_iso(t),
+            "deliveries": 0,
+            "enqueued": 0,
+            **fields,
+        }
         argv = [job_id_for(tenant, key), self.ttl, self.keys.job("")]
         for name, value in record.items():
             argv += [name, _encode(name, value)]
@@ -186,25 +212,30 @@ class JobStore:
         with store_errors():
             self.r.hset(self.keys.job(job_id), "enqueued", 1)
 
-    def claim(self, job_id: str, worker: str, max_deliveries: int,
-              exhausted: dict) -> tuple[str, dict | None]:
+    def claim(
+        self, job_id: str, worker: str, max_deliveries: int, exhausted: dict
+    ) -> tuple[str, dict | None]:
         """('claimed', record), or ('final' | 'missing' | 'exhausted', None); exhausted: too
         many deliveries, the job is failed now.
 
         The record keeps who runs the job (worker name and process id) and how often a
         worker took it: a job whose worker died is delivered again, up to a limit."""
         with store_errors():
-            out = self._claim(keys=[self.keys.job(job_id), self.keys.done_channel()],
-                              args=[now_iso(), worker, max_deliveries, orjson.dumps(exhausted),
-                                    os.getpid()])
+            out = self._claim(
+                keys=[self.keys.job(job_id), self.keys.done_channel()],
+                args=[now_iso(), worker, max_deliveries, orjson.dumps(exhausted), os.getpid()],
+            )
         if len(out) == 1:
             return out[0].decode(), None
         return "claimed", _decode(zip(out[1][::2], out[1][1::2], strict=True))
 
     def progress(self, job_id: str, fraction: float) -> bool:
         with store_errors():
-            return bool(self._progress(keys=[self.keys.job(job_id)],
-                                       args=[repr(round(float(fraction), 4)), now_iso()]))
+            return bool(
+                self._progress(
+                    keys=[self.keys.job(job_id)], args=[repr(round(float(fraction), 4)), now_iso()]
+                )
+            )
 
     def finish(self, job_id: str, status: Status, **fields) -> tuple[bool, str]:
         """Move a job to a final ``status`` unless it is final already: (changed, previous)."""
@@ -214,12 +245,27 @@ class JobStore:
         for name, value in fields.items():
             argv += [name, _encode(name, value)]
         with store_errors():
-            changed, previous = self._finish(keys=[self.keys.job(job_id),
-                                                   self.keys.done_channel()], args=argv)
+            changed, previous = self._finish(
+                keys=[self.keys.job(job_id), self.keys.done_channel()], args=argv
+            )
         return bool(changed), previous.decode()
 
-    def succeed(self, job_id: str, result: dict) -> bool:
-        return self.finish(job_id, Status.SUCCEEDED, result=result)[0]
+    def succeed(self, job: dict, result: dict) -> bool:
+        """Commit a gradient job's result in one step: its tenant may read the result
+        circuit, the result is cached for the same request, the job is succeeded. False
+        (and nothing written) when the job was final already, e.g. cancelled."""
+        keys = [
+            self.keys.job(job["id"]),
+            self.keys.done_channel(),
+            self.keys.acl(result["circuit_id"]),
+            self.keys.result(job["content_key"]),
+        ]
+        with store_errors():
+            return bool(
+                self._succeed(
+                    keys=keys, args=[now_iso(), orjson.dumps(result), job["tenant"], self.ttl]
+                )
+            )
 
     def fail(self, job_id: str, problem: dict, retryable: bool = False) -> bool:
         return self.finish(job_id, Status.FAILED, error=problem, retryable=int(retryable))[0]
@@ -240,10 +286,16 @@ class JobStore:
     def chunk_done(self, job_id: str, index: int, chunks: int, result: dict) -> int:
         """Record chunk ``index`` as done: 2 when it was the last one (job succeeded)."""
         with store_errors():
-            return int(self._chunk_done(
-                keys=[self.keys.job(job_id), self.keys.job_done(job_id),
-                      self.keys.done_channel()],
-                args=[index, chunks, now_iso(), self.ttl, orjson.dumps(result)]))
+            return int(
+                self._chunk_done(
+                    keys=[
+                        self.keys.job(job_id),
+                        self.keys.job_done(job_id),
+                        self.keys.done_channel(),
+                    ],
+                    args=[index, chunks, now_iso(), self.ttl, orjson.dumps(result)],
+                )
+            )
 
 
 def _decode(pairs) -> dict:

@@ -58,8 +58,9 @@ class Runtime:
 
     def live_workers(self) -> int:
         with store_errors():
-            return int(self.redis.zcount(self.keys.workers(), time.time() - WORKER_STALE_SECONDS,
-                                         "+inf"))
+            return int(
+                self.redis.zcount(self.keys.workers(), time.time() - WORKER_STALE_SECONDS, "+inf")
+            )
 
 
 _runtimes: dict[tuple[int, Settings], Runtime] = {}
@@ -75,12 +76,16 @@ def runtime(s: Settings | None = None) -> Runtime:
     return rt
 
 
-def warm_up() -> None:
-    """Run the engine once on a tiny circuit so the first real request finds compiled code.
+def warm_up(batch: bool = False) -> None:
+    """Run the engine once on a tiny circuit so the first real request finds compiled code
+    (numba keeps it on disk: the first process to get here compiles, later ones load).
 
-    Single-threaded paths only (one point): it may run in a process that forks later.
+    ``batch`` also runs the multi-threaded batch evaluation; leave it off in a process
+    that forks afterwards (a Celery worker's main process), as numba's thread pool must
+    not be running across a fork.
     """
     import numpy as np
+
     from circuitgrad.engine.codec import from_msgpack, to_json, to_msgpack
     from circuitgrad.engine.evaluate import evaluate
     from circuitgrad.engine.generate import equation1
@@ -91,3 +96,5 @@ def warm_up() -> None:
     from_msgpack(to_msgpack(g.circuit, packed=True))
     to_json(g.circuit)
     evaluate(g.circuit, np.ones((1, 3)))
+    if batch:
+        evaluate(g.circuit, np.ones((64, 3)))

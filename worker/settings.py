@@ -100,11 +100,15 @@ class Settings:
             max_sync_points=_int(env, "CIRCUITGRAD_MAX_SYNC_POINTS", d.max_sync_points),
             eval_chunk_points=_int(env, "CIRCUITGRAD_EVAL_CHUNK_POINTS", d.eval_chunk_points),
             max_wait_seconds=_float(env, "CIRCUITGRAD_MAX_WAIT_SECONDS", d.max_wait_seconds),
-            soft_time_limit=_int(env, "CIRCUITGRAD_SOFT_TIME_LIMIT", hard - 60 if hard > 120
-                                 else max(1, hard * 3 // 4)),
+            soft_time_limit=_int(
+                env,
+                "CIRCUITGRAD_SOFT_TIME_LIMIT",
+                hard - 60 if hard > 120 else max(1, hard * 3 // 4),
+            ),
             hard_time_limit=hard,
-            visibility_timeout=_int(env, "CIRCUITGRAD_VISIBILITY_TIMEOUT",
-                                    max(d.visibility_timeout, hard + 60)),
+            visibility_timeout=_int(
+                env, "CIRCUITGRAD_VISIBILITY_TIMEOUT", max(d.visibility_timeout, hard + 60)
+            ),
             restore_interval=_int(env, "CIRCUITGRAD_RESTORE_INTERVAL", d.restore_interval),
             max_deliveries=_int(env, "CIRCUITGRAD_MAX_DELIVERIES", d.max_deliveries),
             api_keys=parse_api_keys(env.get("CIRCUITGRAD_API_KEYS", "")),

@@ -21,6 +21,7 @@ import msgpack
 import numpy as np
 import redis
 import zstandard
+
 from circuitgrad.engine.codec import content_id, from_msgpack, to_msgpack
 from circuitgrad.engine.measures import measures
 
@@ -42,13 +43,18 @@ class BlobStore:
         """Store ``payload`` under ``blob_id``; False (and a refreshed TTL) if already stored."""
         threads = -1 if len(payload) > THREADED_ABOVE else 0
         z = zstandard.ZstdCompressor(level=self._level, threads=threads).compress(payload)
-        manifest = {"bytes": len(payload), "stored_bytes": len(z), "created": time.time(),
-                    "meta": meta or {}}
+        manifest = {
+            "bytes": len(payload),
+            "stored_bytes": len(z),
+            "created": time.time(),
+            "meta": meta or {},
+        }
         with store_errors():
             if len(z) <= min(INLINE_BYTES, self.chunk_bytes):
                 manifest.update(chunks=0, inline=z)
-                if self.r.set(self.keys.blob(blob_id), msgpack.packb(manifest), ex=self.ttl,
-                              nx=True):
+                if self.r.set(
+                    self.keys.blob(blob_id), msgpack.packb(manifest), ex=self.ttl, nx=True
+                ):
                     return True
                 self.touch(blob_id)
                 return False
@@ -58,10 +64,10 @@ class BlobStore:
             manifest["chunks"] = len(parts)
             try:
                 for i, part in enumerate(parts):  # one command per chunk: Redis stays responsive
-                    self.r.set(self.keys.chunk(blob_id, i), part,
-                               ex=self.ttl + CHUNK_GRACE_SECONDS)
-                created = self.r.set(self.keys.blob(blob_id), msgpack.packb(manifest),
-                                     ex=self.ttl, nx=True)
+                    self.r.set(self.keys.chunk(blob_id, i), part, ex=self.ttl + CHUNK_GRACE_SECONDS)
+                created = self.r.set(
+                    self.keys.blob(blob_id), msgpack.packb(manifest), ex=self.ttl, nx=True
+                )
             except Exception:
                 # a concurrent writer of the same content may have committed meanwhile
                 if not self.r.exists(self.keys.blob(blob_id)):
@@ -134,25 +140,33 @@ def summary(cid: str, c, m: dict | None = None) -> dict:
     """What POST /v1/circuits answers and job results report about a circuit (``m``: its
     measures, when already known)."""
     m = measures(c) if m is None else m
-    return {"id": cid, "size": m["size"], "depth": m["depth"], "wires": m["wires"],
-            "nodes": m["nodes"], "inputs": list(c.inputs), "outputs": list(c.output_names),
-            "ops": m["ops"]}
+    return {
+        "id": cid,
+        "size": m["size"],
+        "depth": m["depth"],
+        "wires": m["wires"],
+        "nodes": m["nodes"],
+        "inputs": list(c.inputs),
+        "outputs": list(c.output_names),
+        "ops": m["ops"],
+    }
 
 
 class CircuitStore:
     """Circuits by content id, readable by the tenants that stored or derived them.
 
-    Decoded circuits are kept in a small per-process cache: they are immutable values,
-    so a cached one can never be stale.
+    Decoded circuits (and summaries) are kept in a small per-process cache: they are
+    immutable values, so a cached one can never be stale.
     """
 
     SMALL = 10_000  # vertices: below, encoding is cheaper than asking first
 
-    def __init__(self, blobs: BlobStore, cache_nodes: int = 20_000_000):
+    def __init__(self, blobs: BlobStore, cache_nodes: int = 4_000_000):
         self.blobs = blobs
         self._cache: OrderedDict[str, object] = OrderedDict()
         self._cache_nodes, self._cached_nodes = cache_nodes, 0
         self._lock = threading.Lock()
+        self._summaries: OrderedDict[str, dict] = OrderedDict()
 
     def put(self, c, measured: dict | None = None) -> tuple[dict, bool]:
         """Store ``c``: (its summary, whether it was new). ``measured``: its measures if known."""
@@ -168,7 +182,16 @@ class CircuitStore:
         return meta, created
 
     def summary(self, cid: str) -> dict | None:
-        return self.blobs.meta(cid)
+        with self._lock:
+            meta = self._summaries.get(cid)
+        if meta is None:
+            meta = self.blobs.meta(cid)
+            if meta is not None and len(meta["inputs"]) < 10_000:
+                with self._lock:
+                    self._summaries[cid] = meta
+                    if len(self._summaries) > 10_000:
+                        self._summaries.popitem(last=False)
+        return meta
 
     def get(self, cid: str):
         with self._lock:
@@ -183,6 +206,7 @@ class CircuitStore:
     def delete(self, cid: str) -> None:
         with self._lock:
             c = self._cache.pop(cid, None)
+            self._summaries.pop(cid, None)
             if c is not None:
                 self._cached_nodes -= c.n_vertices
         self.blobs.delete(cid)
@@ -190,17 +214,13 @@ class CircuitStore:
             self.blobs.r.delete(self.blobs.keys.acl(cid))
 
     # -- tenancy -------------------------------------------------------------------------
-    def grant(self, cid: str, tenant: str, pipe=None) -> bool | None:
-        """Let ``tenant`` read circuit ``cid``; whether it could not before. With ``pipe``,
-        the commands are only queued there (and None is returned)."""
+    def grant(self, cid: str, tenant: str) -> bool:
+        """Let ``tenant`` read circuit ``cid``; whether it could not before."""
         key = self.blobs.keys.acl(cid)
-        own = pipe is None
-        pipe = self.blobs.r.pipeline(transaction=False) if own else pipe
-        pipe.sadd(key, tenant)
-        pipe.expire(key, self.blobs.ttl)
-        if not own:
-            return None
         with store_errors():
+            pipe = self.blobs.r.pipeline(transaction=False)
+            pipe.sadd(key, tenant)
+            pipe.expire(key, self.blobs.ttl)
             return bool(pipe.execute()[0])
 
     def readable(self, cid: str, tenant: str) -> bool:

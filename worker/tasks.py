@@ -29,8 +29,12 @@ HEARTBEAT_SECONDS = 5
 
 
 def time_limit_problem(limit) -> dict:
-    return problem(503, "time-limit", "Time limit exceeded",
-                   f"the job ran longer than its time limit of {limit} s")
+    return problem(
+        500,
+        "time-limit",
+        "Time limit exceeded",
+        f"the job ran longer than its time limit of {limit} s",
+    )
 
 
 class JobTask(Task):
@@ -45,8 +49,11 @@ class JobTask(Task):
             if isinstance(exc, TimeLimitExceeded):
                 rt.jobs.fail(args[0], time_limit_problem(rt.settings.hard_time_limit))
             elif isinstance(exc, StoreUnavailable):
-                rt.jobs.fail(args[0], problem(503, "store-unavailable", "Store unavailable",
-                                              str(exc)), retryable=True)
+                rt.jobs.fail(
+                    args[0],
+                    problem(503, "store-unavailable", "Store unavailable", str(exc)),
+                    retryable=True,
+                )
             else:
                 work.fail_unexpected(rt, args[0], exc)
         except StoreError:

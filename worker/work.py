@@ -10,13 +10,11 @@ from __future__ import annotations
 import logging
 import time
 
-import orjson
 from circuitgrad.engine.errors import Cancelled, CircuitError
 from circuitgrad.engine.evaluate import evaluate
 from circuitgrad.engine.gradient import differentiate
 
 from . import batches
-from .connection import store_errors
 from .errors import BlobMissing, StoreError, StoreFull
 from .jobs import FINAL
 from .problems import invalid, problem
@@ -51,32 +49,32 @@ class Hooks:
 
 
 def exhausted_problem(tries: int) -> dict:
-    return problem(500, "worker-lost", "Worker lost",
-                   f"the job stopped its worker {tries} times and is given up")
+    return problem(
+        500,
+        "worker-lost",
+        "Worker lost",
+        f"the job stopped its worker {tries} times and is given up",
+    )
 
 
 def run_gradient(rt: Runtime, job_id: str, worker: str) -> str:
     """Compute a gradient job; returns what happened (for logs and tests)."""
     s = rt.settings
-    outcome, job = rt.jobs.claim(job_id, worker, s.max_deliveries,
-                                 exhausted_problem(s.max_deliveries))
+    outcome, job = rt.jobs.claim(
+        job_id, worker, s.max_deliveries, exhausted_problem(s.max_deliveries)
+    )
     if job is None:
         return outcome
     hooks = Hooks(rt, job_id)
     try:
         c = rt.circuits.get(job["circuit_id"])
-        g = differentiate(c, progress=hooks.progress, should_stop=hooks.should_stop,
-                          **job["options"])
+        g = differentiate(
+            c, progress=hooks.progress, should_stop=hooks.should_stop, **job["options"]
+        )
         cert = g.certificate()
         meta, created = rt.circuits.put(g.circuit, measured=cert["result"])
         result = gradient_result(meta, g, cert)
-        pipe = rt.redis.pipeline(transaction=False)  # readable before the job says succeeded
-        rt.circuits.grant(meta["id"], job["tenant"], pipe)
-        pipe.set(rt.keys.result(job["content_key"]), orjson.dumps(result),
-                 ex=s.retention_seconds)
-        with store_errors():
-            pipe.execute()
-        if not rt.jobs.succeed(job_id, result):  # cancelled meanwhile: leave nothing behind
+        if not rt.jobs.succeed(job, result):  # cancelled meanwhile: leave nothing behind
             if created:
                 rt.circuits.delete(meta["id"])
             return "cancelled"
@@ -87,8 +85,9 @@ def run_gradient(rt: Runtime, job_id: str, worker: str) -> str:
         rt.jobs.fail(job_id, invalid(e.errors, "the engine rejected the request"))
         return "failed"
     except BlobMissing:
-        rt.jobs.fail(job_id, problem(404, "not-found", "Not found",
-                                     "the job's circuit is no longer stored"))
+        rt.jobs.fail(
+            job_id, problem(404, "not-found", "Not found", "the job's circuit is no longer stored")
+        )
         return "failed"
     except StoreFull as e:
         rt.jobs.fail(job_id, store_full_problem(e), retryable=True)
@@ -98,21 +97,33 @@ def run_gradient(rt: Runtime, job_id: str, worker: str) -> str:
 def gradient_result(meta: dict, g, cert: dict) -> dict:
     """The result summary with its size certificate (source, raw and result measures)."""
     raw = cert["raw"]
-    certificate = {"mode": cert["mode"], "source": cert["source"], "raw": raw,
-                   "result": cert["result"]}
+    certificate = {
+        "mode": cert["mode"],
+        "source": cert["source"],
+        "raw": raw,
+        "result": cert["result"],
+    }
     if g.bound is not None:
         certificate["theorem3_bound"] = g.bound
         certificate["within_bound"] = raw["size"] <= g.bound
     if cert.get("predicted") is not None:
         certificate["predicted"] = cert["predicted"]
-    return {"circuit_id": meta["id"], "size": meta["size"], "depth": meta["depth"],
-            "wires": meta["wires"], "nodes": meta["nodes"], "outputs": meta["outputs"],
-            "mode": g.mode, "certificate": certificate}
+    return {
+        "circuit_id": meta["id"],
+        "size": meta["size"],
+        "depth": meta["depth"],
+        "wires": meta["wires"],
+        "nodes": meta["nodes"],
+        "outputs": meta["outputs"],
+        "mode": g.mode,
+        "certificate": certificate,
+    }
 
 
 def store_full_problem(e: Exception) -> dict:
-    return problem(503, "store-full", "Store full",
-                   f"the store refused a write at its memory limit: {e}")
+    return problem(
+        503, "store-full", "Store full", f"the store refused a write at its memory limit: {e}"
+    )
 
 
 # -- evaluation jobs ---------------------------------------------------------------------
@@ -135,8 +146,11 @@ def run_evaluation_chunk(rt: Runtime, job_id: str, index: int) -> str:
             if rt.jobs.status(job_id) in FINAL:
                 return "final"
             rt.blobs.put_array(batches.values_blob(job_id, index), values)
-        result = {"outputs": job["options"]["outputs"], "points": job["options"]["points"],
-                  "chunks": chunks}
+        result = {
+            "outputs": job["options"]["outputs"],
+            "points": job["options"]["points"],
+            "chunks": chunks,
+        }
         done = rt.jobs.chunk_done(job_id, index, chunks, result)
         if done == 0:  # cancelled or failed meanwhile: keep nothing
             batches.discard(rt.blobs, job_id, chunks)
@@ -145,8 +159,12 @@ def run_evaluation_chunk(rt: Runtime, job_id: str, index: int) -> str:
             batches.discard(rt.blobs, job_id, chunks, values=False)  # inputs not needed now
         return "succeeded" if done == 2 else "chunk-done"
     except BlobMissing:
-        rt.jobs.fail(job_id, problem(404, "not-found", "Not found",
-                                     "the job's circuit or points are no longer stored"))
+        rt.jobs.fail(
+            job_id,
+            problem(
+                404, "not-found", "Not found", "the job's circuit or points are no longer stored"
+            ),
+        )
         return "failed"
     except StoreFull as e:
         rt.jobs.fail(job_id, store_full_problem(e), retryable=True)
@@ -156,9 +174,8 @@ def run_evaluation_chunk(rt: Runtime, job_id: str, index: int) -> str:
 def fail_unexpected(rt: Runtime, job_id: str, exc: BaseException) -> None:
     """A bug or a time limit: the job fails with a problem document instead of hanging."""
     try:
-        rt.jobs.fail(job_id, problem(500, "job-error", "Job failed",
-                                     f"{type(exc).__name__}: {exc}"))
+        rt.jobs.fail(
+            job_id, problem(500, "job-error", "Job failed", f"{type(exc).__name__}: {exc}")
+        )
     except StoreError:
         log.exception("could not record the failure of job %s", job_id)
-
-

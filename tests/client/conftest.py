@@ -17,9 +17,10 @@ import time
 
 import httpx
 import pytest
+from sdk_support import KEY_A, KEY_B, free_port
+
 from circuitgrad.client import AsyncClient, Client
 from circuitgrad.client.local import LocalService
-from sdk_support import KEY_A, KEY_B, free_port
 
 
 @pytest.fixture(scope="session")

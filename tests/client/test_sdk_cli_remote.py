@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from sdk_support import KEY_A, free_port
+
 from circuitgrad.client.cli_remote import Remote
 from circuitgrad.engine import cli
 from circuitgrad.engine.codec import content_id, from_json
-from sdk_support import KEY_A, free_port
 
 EQ1 = "(x-3*y-3*z+5)**2 + (x-2*y-2*z)**2 + (x+y-5*z-3)**2"
 

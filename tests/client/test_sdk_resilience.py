@@ -9,6 +9,8 @@ import time
 import httpx
 import numpy as np
 import pytest
+from sdk_support import KEY_A, KEY_B, FlakyProxy, LateProxy, SlowServer, free_port
+
 from circuitgrad.client import (
     Client,
     ConnectionFailed,
@@ -19,7 +21,6 @@ from circuitgrad.client import (
     Unauthorized,
 )
 from circuitgrad.client.local import LocalService
-from sdk_support import KEY_A, KEY_B, FlakyProxy, LateProxy, SlowServer, free_port
 
 EQ1 = "(x-3*y-3*z+5)**2 + (x-2*y-2*z)**2 + (x+y-5*z-3)**2"
 FAST = RetryPolicy(max_retries=3, initial_delay=0.05, max_delay=0.2)

@@ -10,6 +10,7 @@ import msgpack
 import numpy as np
 import orjson
 import pytest
+
 from circuitgrad.client import (
     BadRequest,
     Client,

@@ -56,7 +56,8 @@ def assert_jacobian_matches(c, grad, x, rtol=1e-4, atol=1e-6):
     fd = (right + left) / 2
     fine = central_differences(c, x, 1e-7)
     # at a kink the two sides differ; across a jump the quotient scales with 1/h
-    smooth = np.isclose(right, left, rtol=1e-3, atol=1e-4) & np.isclose(fd, fine, rtol=1e-2, atol=1e-3)
+    smooth = np.isclose(right, left, rtol=1e-3, atol=1e-4)
+    smooth &= np.isclose(fd, fine, rtol=1e-2, atol=1e-3)
     scale = np.maximum(1.0, np.abs(fd))
     bad = smooth & ~(np.abs(got - fd) <= atol + rtol * scale)
     assert not bad.any(), f"gradient {got[bad]} vs finite differences {fd[bad]}"

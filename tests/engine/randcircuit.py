@@ -49,7 +49,8 @@ def circuits(draw, max_inputs=4, max_gates=14, ops=None, max_outputs=2):
             args[j] = positive(args[j])
         if name in SMOOTH_ONLY:
             args = [push("tanh", [a]) for a in args]
-        cs = [draw(st.sampled_from([1.0, -1.0, 0.5, 2.0, -3.0])) for _ in args] if name == "add" else None
+        weights = st.sampled_from([1.0, -1.0, 0.5, 2.0, -3.0])
+        cs = [draw(weights) for _ in args] if name == "add" else None
         p = draw(st.sampled_from([2.0, 3.0, 0.5, -1.0, 1.5])) if name == "pow" else 0.0
         push(name, args, cs, p)
     V = len(op)
@@ -58,8 +59,14 @@ def circuits(draw, max_inputs=4, max_gates=14, ops=None, max_outputs=2):
     offsets = np.zeros(V + 1, INDEX)
     np.cumsum([len(r) for r in rows], out=offsets[1:])
     return Circuit.from_arrays(
-        [f"x{i}" for i in range(n)], op, offsets, [a for r in rows for a in r],
-        [c for r in coeffs for c in r], param, outputs, [f"f{i}" for i in range(m)],
+        [f"x{i}" for i in range(n)],
+        op,
+        offsets,
+        [a for r in rows for a in r],
+        [c for r in coeffs for c in r],
+        param,
+        outputs,
+        [f"f{i}" for i in range(m)],
     )
 
 

@@ -6,6 +6,8 @@ import time
 
 import numpy as np
 import pytest
+from oracle import naive_eval
+
 from circuitgrad.engine.builder import CircuitBuilder
 from circuitgrad.engine.errors import CircuitError
 from circuitgrad.engine.expr import (
@@ -29,7 +31,6 @@ from circuitgrad.engine.expr import (
     tanh,
 )
 from circuitgrad.engine.ops import BY_CODE, BY_NAME
-from oracle import naive_eval
 
 # The document of circuit-format.md: equation (1) of the lecture.
 SPEC_OP = ["input"] * 3 + ["const", "add", "add", "add", "square", "square", "square", "add"]

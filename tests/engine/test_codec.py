@@ -14,11 +14,12 @@ import msgpack
 import numpy as np
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from circuitgrad.engine import codec, ops
 from circuitgrad.engine.circuit import INDEX, Circuit
 from circuitgrad.engine.errors import CircuitError
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 EQ1_JSON = b"""{
   "format": "circuitgrad.circuit/1",

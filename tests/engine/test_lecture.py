@@ -1,5 +1,7 @@
 """The lecture's worked examples, checked against closed forms and NumPy."""
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from oracle import naive_eval
@@ -78,8 +80,16 @@ def test_gradient_of_det_over_det_is_inverse_transposed(n):
 
 
 STUDENTS = [  # x1 homework average, x2 project grade, x3 hours per week, got an A
-    (39, 31, 12, 1), (45, 11, 3, 0), (43, 25, 6, 1), (30, 12, 2, 0), (48, 35, 9, 1),
-    (35, 18, 4, 0), (41, 29, 8, 1), (33, 20, 5, 0), (47, 38, 10, 1), (50, 40, 0, 1),
+    (39, 31, 12, 1),
+    (45, 11, 3, 0),
+    (43, 25, 6, 1),
+    (30, 12, 2, 0),
+    (48, 35, 9, 1),
+    (35, 18, 4, 0),
+    (41, 29, 8, 1),
+    (33, 20, 5, 0),
+    (47, 38, 10, 1),
+    (50, 40, 0, 1),
 ]
 
 
@@ -95,4 +105,4 @@ def test_gradient_descent_on_the_perceptron_loss_lowers_it():
         history.append(out[0])
         w -= 0.5 * out[1:]
     assert history[-1] < 0.5 * history[0]
-    assert all(b <= a + 1e-12 for a, b in zip(history, history[1:]))
+    assert all(b <= a + 1e-12 for a, b in pairwise(history))

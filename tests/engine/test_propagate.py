@@ -1,5 +1,7 @@
 """Forward propagation and backpropagation against finite differences and each other."""
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -73,12 +75,14 @@ def test_forward_grows_with_inputs_backward_does_not():
     sizes = []
     for k in (2, 4, 8, 16, 32):
         c = _chain_over_sum(k)
-        sizes.append((k, measures(forward_propagate(c))["size"], measures(backward_propagate(c))["size"]))
+        fwd, bwd = forward_propagate(c), backward_propagate(c)
+        sizes.append((k, measures(fwd)["size"], measures(bwd)["size"]))
     fwd = [f for _, f, _ in sizes]
     bwd = [b for _, _, b in sizes]
     # forward: Θ(n·s): each extra input costs another pass over the 40-gate chain
     ks = [k for k, _, _ in sizes]
-    assert all(f2 - f1 >= 40 * (k2 - k1) for f1, f2, k1, k2 in zip(fwd, fwd[1:], ks, ks[1:]))
+    steps = zip(pairwise(fwd), pairwise(ks), strict=True)
+    assert all(f2 - f1 >= 40 * (k2 - k1) for (f1, f2), (k1, k2) in steps)
     # backward: O(n + s + w): growth only by the k extra wires of the sum
     assert bwd[-1] - bwd[0] <= 32
     assert bwd[-1] < fwd[-1] / 10
@@ -101,8 +105,9 @@ def test_hessian_of_equation_1_is_2_AtA():
         assert len(hess.outputs) == 9
         assert hess.output_names[1] == "ddf/dx/dy"
         x = np.random.default_rng(1).normal(size=(5, 3))
-        np.testing.assert_allclose(naive_eval(hess, x), np.tile((2 * A.T @ A).ravel(), (5, 1)),
-                                   atol=1e-9)
+        np.testing.assert_allclose(
+            naive_eval(hess, x), np.tile((2 * A.T @ A).ravel(), (5, 1)), atol=1e-9
+        )
 
 
 def test_hessian_of_transcendental_circuit_matches_differences_of_gradient():
@@ -119,8 +124,14 @@ def test_hessian_of_transcendental_circuit_matches_differences_of_gradient():
 
 @pytest.mark.parametrize(
     "kwargs, path",
-    [({"wrt": ["x", "q"]}, "/wrt/1"), ({"wrt": ["x", "x"]}, "/wrt/1"), ({"wrt": []}, "/wrt"),
-     ({"of": ["g"]}, "/of/0"), ({"of": []}, "/of"), ({"mode": "sideways"}, "/mode")],
+    [
+        ({"wrt": ["x", "q"]}, "/wrt/1"),
+        ({"wrt": ["x", "x"]}, "/wrt/1"),
+        ({"wrt": []}, "/wrt"),
+        ({"of": ["g"]}, "/of/0"),
+        ({"of": []}, "/of"),
+        ({"mode": "sideways"}, "/mode"),
+    ],
 )
 def test_bad_requests_name_the_place(kwargs, path):
     with pytest.raises(CircuitError) as err:

@@ -11,11 +11,12 @@ import msgpack
 import numpy as np
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from circuitgrad.engine import codec, validate
 from circuitgrad.engine.errors import MAX_ERRORS, CircuitError
 from circuitgrad.engine.ops import BY_NAME
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 EQ1 = {
     "format": "circuitgrad.circuit/1",

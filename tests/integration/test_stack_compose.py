@@ -15,6 +15,7 @@ import httpx
 import jsonschema
 import pytest
 import yaml
+
 from circuitgrad.service.cli import register
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,8 +32,12 @@ def test_compose_file_is_valid_against_the_compose_schema():
 def test_compose_topology():
     redis, api, worker = (COMPOSE["services"][k] for k in ("redis", "api", "worker"))
     flags = " ".join(redis["command"])
-    for needed in ("--appendonly yes", "--appendfsync everysec", "--maxmemory-policy noeviction",
-                   "--maxmemory "):
+    for needed in (
+        "--appendonly yes",
+        "--appendfsync everysec",
+        "--maxmemory-policy noeviction",
+        "--maxmemory ",
+    ):
         assert needed in flags
     assert any(v.endswith(":/data") for v in redis["volumes"])
     assert "redis-cli" in redis["healthcheck"]["test"]
@@ -99,8 +104,9 @@ def test_the_worker_healthcheck_command_answers(stack):
     celery = Path(sys.executable).with_name("celery")
     words[0] = str(celery) if celery.exists() else words[0]
     env = {**stack.env("worker")}
-    done = subprocess.run(words, env=env, capture_output=True, timeout=60,
-                          stdin=subprocess.DEVNULL, cwd=ROOT)
+    done = subprocess.run(
+        words, env=env, capture_output=True, timeout=60, stdin=subprocess.DEVNULL, cwd=ROOT
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert b"pong" in done.stdout
 

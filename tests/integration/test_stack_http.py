@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import msgpack
 import numpy as np
 import pytest
+
 from circuitgrad.engine.codec import from_json, to_document, to_packed
 from circuitgrad.engine.evaluate import evaluate, evaluate_reference
 from circuitgrad.engine.generate import (
@@ -44,11 +45,11 @@ def wait_final(http, job_id: str, timeout: float = 60.0) -> dict:
     raise AssertionError(f"job {job_id} not final after {timeout} s: {job}")
 
 
-def wait_running(http, job_id: str, timeout: float = 30.0) -> dict:
+def wait_running(http, job_id: str, timeout: float = 30.0, progress: bool = False) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = http.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] == "running":
+        if job["status"] == "running" and (job["progress"] > 0 or not progress):
             return job
         assert job["status"] in ("queued", "running"), job
         time.sleep(0.01)
@@ -62,8 +63,10 @@ def upload(http, c) -> str:
 
 
 def evaluate_remote(http, cid: str, X: np.ndarray, names) -> np.ndarray:
-    r = http.post(f"/v1/circuits/{cid}/evaluate",
-                  json={"points": {k: X[:, i].tolist() for i, k in enumerate(names)}})
+    r = http.post(
+        f"/v1/circuits/{cid}/evaluate",
+        json={"points": {k: X[:, i].tolist() for i, k in enumerate(names)}},
+    )
     assert r.status_code == 200, r.text
     return np.array(r.json()["values"], dtype=float)
 
@@ -87,8 +90,12 @@ def test_equation1_upload_differentiate_poll_evaluate(http):
             cert = result["certificate"]
             assert cert["within_bound"] and cert["theorem3_bound"] == 3 * 17 + 11
     # second derivatives: differentiate the gradient circuit again (the Hessian is constant)
-    job = wait_final(http, http.post("/v1/gradients", json={"circuit_id": result["circuit_id"],
-                                                            "wrt": ["x"]}).json()["id"])
+    job = wait_final(
+        http,
+        http.post("/v1/gradients", json={"circuit_id": result["circuit_id"], "wrt": ["x"]}).json()[
+            "id"
+        ],
+    )
     hess_x = evaluate_remote(http, job["result"]["circuit_id"], pts, "xyz")
     np.testing.assert_allclose(hess_x, [[6.0, -8.0, -20.0]] * 3)  # ∂x of (3) and (4)
 
@@ -97,10 +104,12 @@ LECTURE = {
     "u": u_example(),
     "sigma2": sigma2(5),
     "det3": determinant(3),
-    "perceptron": perceptron_loss([(1.0, 0.0, 2.0, 1.0), (0.5, -1.0, 1.0, 0.0),
-                                   (-2.0, 1.0, 0.0, 1.0)]),
-    "least_squares": least_squares(np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]]),
-                                   np.array([1.0, 0.0, 2.0])),
+    "perceptron": perceptron_loss(
+        [(1.0, 0.0, 2.0, 1.0), (0.5, -1.0, 1.0, 0.0), (-2.0, 1.0, 0.0, 1.0)]
+    ),
+    "least_squares": least_squares(
+        np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]]), np.array([1.0, 0.0, 2.0])
+    ),
 }
 
 
@@ -110,8 +119,9 @@ def test_lecture_examples_through_http(http, oracle, name, mode):
     c = LECTURE[name]
     r = http.post("/v1/circuits", json=to_document(c))
     cid = r.json()["id"]
-    job = wait_final(http, http.post("/v1/gradients", json={"circuit_id": cid, "mode": mode})
-                     .json()["id"])
+    job = wait_final(
+        http, http.post("/v1/gradients", json={"circuit_id": cid, "mode": mode}).json()["id"]
+    )
     assert job["status"] == "succeeded", job
     g = from_json(http.get(f"/v1/circuits/{job['result']['circuit_id']}").content)
     x = np.random.default_rng(len(name)).uniform(0.5, 1.5, c.n_inputs)
@@ -122,8 +132,9 @@ def test_lecture_examples_through_http(http, oracle, name, mode):
 
 def test_fifty_concurrent_jobs_are_all_correct(http):
     def one(k: int):
-        r = http.post("/v1/gradients", json={"expression": f"sin({k}*a) * b + {k}*b*b",
-                                             "inputs": ["a", "b"]})
+        r = http.post(
+            "/v1/gradients", json={"expression": f"sin({k}*a) * b + {k}*b*b", "inputs": ["a", "b"]}
+        )
         assert r.status_code in (200, 202), r.text
         return k, r.json()["id"]
 
@@ -134,8 +145,9 @@ def test_fifty_concurrent_jobs_are_all_correct(http):
     for k, job in jobs:
         assert job["status"] == "succeeded", job
         got = evaluate_remote(http, job["result"]["circuit_id"], np.array([[a, b]]), "ab")[0]
-        np.testing.assert_allclose(got, [k * np.cos(k * a) * b, np.sin(k * a) + 2 * k * b],
-                                   rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            got, [k * np.cos(k * a) * b, np.sin(k * a) + 2 * k * b], rtol=1e-12, atol=1e-12
+        )
 
 
 def test_duplicate_submissions_are_computed_once(http, stack):
@@ -143,8 +155,7 @@ def test_duplicate_submissions_are_computed_once(http, stack):
 
     body = {"expression": "exp(s) * t - s*t*t", "mode": "forward"}
     with ThreadPoolExecutor(10) as pool:
-        ids = set(pool.map(lambda _: http.post("/v1/gradients", json=body).json()["id"],
-                           range(20)))
+        ids = set(pool.map(lambda _: http.post("/v1/gradients", json=body).json()["id"], range(20)))
     assert len(ids) == 1
     job_id = ids.pop()
     assert wait_final(http, job_id)["status"] == "succeeded"
@@ -184,7 +195,7 @@ def test_cancel_a_running_job(http, stack, slow_gates):
 
     cid = upload(http, slow_circuit(slow_gates, 1))
     job_id = http.post("/v1/gradients", json={"circuit_id": cid, "mode": "forward"}).json()["id"]
-    wait_running(http, job_id)
+    assert 0 < wait_running(http, job_id, progress=True)["progress"] < 1  # a large job reports
     t = time.monotonic()
     r = http.delete(f"/v1/jobs/{job_id}")
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
@@ -216,8 +227,9 @@ def test_sigkilled_pool_process_job_is_delivered_again(http, stack, slow_gates):
     from circuitgrad.worker.runtime import runtime
 
     c = slow_circuit(slow_gates, 2)
-    job_id = http.post("/v1/gradients", json={"circuit_id": upload(http, c),
-                                              "mode": "forward"}).json()["id"]
+    job_id = http.post(
+        "/v1/gradients", json={"circuit_id": upload(http, c), "mode": "forward"}
+    ).json()["id"]
     wait_running(http, job_id)
     rec = runtime(stack.settings).jobs.get(job_id)
     os.kill(int(rec["worker_pid"]), signal.SIGKILL)  # the process computing the job
@@ -231,8 +243,9 @@ def test_sigkilled_worker_job_completes_on_the_other_worker(http, stack, slow_ga
 
     rt = runtime(stack.settings)
     c = slow_circuit(slow_gates, 3)
-    job_id = http.post("/v1/gradients", json={"circuit_id": upload(http, c),
-                                              "mode": "forward"}).json()["id"]
+    job_id = http.post(
+        "/v1/gradients", json={"circuit_id": upload(http, c), "mode": "forward"}
+    ).json()["id"]
     wait_running(http, job_id)
     victim = rt.jobs.get(job_id)["worker"]
     index = next(i for i in range(len(stack.workers)) if f"@worker{i}." in victim)
@@ -251,8 +264,11 @@ def test_sigkilled_worker_job_completes_on_the_other_worker(http, stack, slow_ga
 def test_evaluation_job_is_split_across_workers_and_assembled_in_order(http, stack):
     cid = http.post("/v1/circuits", json={"expression": EQ1}).json()["id"]
     X = np.random.default_rng(5).normal(size=(2345, 3))  # > 1000: a job of 6 chunks of 400
-    r = http.post(f"/v1/circuits/{cid}/evaluate", content=msgpack.packb(
-        {"points": {k: X[:, i].tobytes() for i, k in enumerate("xyz")}}), headers=MSGPACK)
+    r = http.post(
+        f"/v1/circuits/{cid}/evaluate",
+        content=msgpack.packb({"points": {k: X[:, i].tobytes() for i, k in enumerate("xyz")}}),
+        headers=MSGPACK,
+    )
     assert r.status_code == 202 and r.headers["Location"].startswith("/v1/jobs/")
     job = wait_final(http, r.json()["id"])
     assert job["status"] == "succeeded" and job["result"]["points"] == 2345
@@ -265,11 +281,16 @@ def test_health_ready_and_openapi(http):
     ready = http.get("/v1/ready").json()
     assert ready["status"] == "ready" and ready["workers"] >= 1
     spec = http.get("/v1/openapi.json").json()
-    for path, method in [("/v1/circuits", "post"), ("/v1/circuits/{circuit_id}", "get"),
-                         ("/v1/circuits/{circuit_id}/evaluate", "post"),
-                         ("/v1/gradients", "post"), ("/v1/jobs/{job_id}", "get"),
-                         ("/v1/jobs/{job_id}", "delete"), ("/v1/health", "get"),
-                         ("/v1/ready", "get")]:
+    for path, method in [
+        ("/v1/circuits", "post"),
+        ("/v1/circuits/{circuit_id}", "get"),
+        ("/v1/circuits/{circuit_id}/evaluate", "post"),
+        ("/v1/gradients", "post"),
+        ("/v1/jobs/{job_id}", "get"),
+        ("/v1/jobs/{job_id}", "delete"),
+        ("/v1/health", "get"),
+        ("/v1/ready", "get"),
+    ]:
         assert method in spec["paths"][path], (path, method)
     body = spec["paths"]["/v1/gradients"]["post"]["requestBody"]["content"]
     assert {"application/json", "application/msgpack"} <= set(body)

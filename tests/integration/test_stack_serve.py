@@ -12,6 +12,7 @@ import time
 
 import httpx
 import pytest
+
 from circuitgrad.service.embedded_redis import free_port
 
 pytestmark = pytest.mark.integration
@@ -45,10 +46,23 @@ def test_serve_with_embedded_redis_then_ctrl_c(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env["CIRCUITGRAD_DATA_DIR"] = str(tmp_path / "data")  # marks every process of the stack
-    p = subprocess.Popen([sys.executable, "-m", "circuitgrad.service.cli", "serve", "--port",
-                          str(port), "--workers", "1"],
-                         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, start_new_session=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "circuitgrad.service.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -64,8 +78,10 @@ def test_serve_with_embedded_redis_then_ctrl_c(tmp_path):
             job = http.post("/v1/gradients", json={"expression": "x*x*y"}).json()
             job = http.get(f"/v1/jobs/{job['id']}", params={"wait": 20}).json()
             assert job["status"] == "succeeded"
-            values = http.post(f"/v1/circuits/{job['result']['circuit_id']}/evaluate",
-                               json={"points": [{"x": 3, "y": 2}]}).json()["values"]
+            values = http.post(
+                f"/v1/circuits/{job['result']['circuit_id']}/evaluate",
+                json={"points": [{"x": 3, "y": 2}]},
+            ).json()["values"]
             assert values == [[12.0, 9.0]]
         data = str(tmp_path / "data")
         stack = processes_mentioning(data)  # redis-server (its --dir), workers, API (env)

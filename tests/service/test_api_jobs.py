@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+
 from circuitgrad.engine.codec import from_json, to_document
 from circuitgrad.engine.evaluate import evaluate_reference
 from circuitgrad.engine.generate import equation1, u_example
@@ -53,8 +54,10 @@ def test_auto_reports_the_mode_it_used(client, rt):
     job = submit(client, expression="sin(x) * y", mode="auto").get_json()
     work.run_gradient(rt, job["id"], "w")
     result = client.get(f"/v1/jobs/{job['id']}").get_json()["result"]
-    assert result["mode"] in ("forward", "backward") and result["certificate"]["mode"] == \
-        result["mode"]
+    assert (
+        result["mode"] in ("forward", "backward")
+        and result["certificate"]["mode"] == result["mode"]
+    )
 
 
 def test_resubmission_returns_the_same_job_then_its_result(client, rt):
@@ -71,8 +74,12 @@ def test_resubmission_returns_the_same_job_then_its_result(client, rt):
 def test_concurrent_duplicate_submissions_make_one_job(client, app, rt):
     body = {"expression": "exp(a) * b - a", "mode": "forward"}
     with ThreadPoolExecutor(8) as pool:
-        ids = set(pool.map(lambda _: app.test_client().post("/v1/gradients", json=body)
-                           .get_json()["id"], range(16)))
+        ids = set(
+            pool.map(
+                lambda _: app.test_client().post("/v1/gradients", json=body).get_json()["id"],
+                range(16),
+            )
+        )
     assert len(ids) == 1
     # one task message went out: the queue holds exactly one for this job
     job_id = ids.pop()
@@ -81,7 +88,7 @@ def test_concurrent_duplicate_submissions_make_one_job(client, app, rt):
     assert sum(job_id.encode() in m for m in queue) == 1
 
 
-@pytest.mark.parametrize("body, path", [
+INVALID_GRADIENT_REQUESTS = [
     ({"circuit_id": "x", "expression": "x"}, ""),
     ({}, ""),
     ({"expression": "x*y", "wrt": ["x", "q"]}, "/wrt/1"),
@@ -97,7 +104,10 @@ def test_concurrent_duplicate_submissions_make_one_job(client, app, rt):
     ({"expression": "x*y", "colour": 1}, "/colour"),
     ({"circuit_id": 5}, "/circuit_id"),
     ({"expression": "2 + 3"}, "/wrt"),
-])
+]
+
+
+@pytest.mark.parametrize("body, path", INVALID_GRADIENT_REQUESTS)
 def test_invalid_gradient_requests_are_422_with_their_path(client, body, path):
     r = client.post("/v1/gradients", json=body)
     assert r.status_code == 422, r.get_json()
@@ -145,8 +155,12 @@ def test_the_engine_stops_when_cancelled(client, rt):
 def test_a_job_that_keeps_killing_its_worker_fails(client, rt, service_settings):
     job = submit(client, expression="cos(k) * k").get_json()
     for _ in range(service_settings.max_deliveries):  # deliveries whose worker then died
-        assert rt.jobs.claim(job["id"], "w", service_settings.max_deliveries,
-                             work.exhausted_problem(3))[0] == "claimed"
+        assert (
+            rt.jobs.claim(
+                job["id"], "w", service_settings.max_deliveries, work.exhausted_problem(3)
+            )[0]
+            == "claimed"
+        )
     assert work.run_gradient(rt, job["id"], "w") == "exhausted"
     failed = client.get(f"/v1/jobs/{job['id']}").get_json()
     assert failed["status"] == "failed" and failed["error"]["type"].endswith("worker-lost")
@@ -182,8 +196,10 @@ def test_long_poll_returns_when_final(client, rt):
 def test_large_evaluate_becomes_an_evaluation_job(client, rt, service_settings):
     cid = client.post("/v1/circuits", json={"expression": EQ1}).get_json()["id"]
     X = np.random.default_rng(1).normal(size=(service_settings.max_sync_points + 234, 3))
-    r = client.post(f"/v1/circuits/{cid}/evaluate",
-                    json={"points": {k: X[:, i].tolist() for i, k in enumerate("xyz")}})
+    r = client.post(
+        f"/v1/circuits/{cid}/evaluate",
+        json={"points": {k: X[:, i].tolist() for i, k in enumerate("xyz")}},
+    )
     assert r.status_code == 202
     job = r.get_json()
     chunks = int(rt.jobs.get(job["id"])["chunks"])
@@ -200,8 +216,10 @@ def test_large_evaluate_becomes_an_evaluation_job(client, rt, service_settings):
 
 def test_cancelled_evaluation_keeps_nothing(client, rt):
     cid = client.post("/v1/circuits", json={"expression": "x + y"}).get_json()["id"]
-    job = client.post("/v1/evaluations", json={"circuit_id": cid, "points": {
-        "x": list(range(1000)), "y": [1.0] * 1000}}).get_json()
+    job = client.post(
+        "/v1/evaluations",
+        json={"circuit_id": cid, "points": {"x": list(range(1000)), "y": [1.0] * 1000}},
+    ).get_json()
     work.run_evaluation_chunk(rt, job["id"], 0)
     client.delete(f"/v1/jobs/{job['id']}")
     assert work.run_evaluation_chunk(rt, job["id"], 1) == "final"
@@ -214,8 +232,12 @@ def test_tenants_see_only_their_own(service_settings):
     c = create_app(s).test_client()
     a, b = {"Authorization": "Bearer ka"}, {"Authorization": "Bearer kb"}
     assert c.post("/v1/circuits", json={"expression": "x"}).status_code == 401
-    assert c.post("/v1/circuits", json={"expression": "x"},
-                  headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert (
+        c.post(
+            "/v1/circuits", json={"expression": "x"}, headers={"Authorization": "Bearer nope"}
+        ).status_code
+        == 401
+    )
     assert c.get("/v1/health").status_code == 200
     assert c.get("/v1/openapi.json").status_code == 200
     cid = c.post("/v1/circuits", json={"expression": "alice*x"}, headers=a).get_json()["id"]
@@ -240,13 +262,31 @@ def test_result_computed_for_one_tenant_is_reused_for_another(service_settings):
     other = r.get_json()
     assert r.status_code == 200 and other["status"] == "succeeded" and other["id"] != first["id"]
     result_id = other["result"]["circuit_id"]
-    assert c.get(f"/v1/circuits/{result_id}", headers={"Authorization": "Bearer k2"}
-                 ).status_code == 200
+    assert (
+        c.get(f"/v1/circuits/{result_id}", headers={"Authorization": "Bearer k2"}).status_code
+        == 200
+    )
+
+
+def test_ready_needs_a_live_worker(service_settings, rt):
+    c = create_app(
+        replace(service_settings, key_prefix="noworkers-" + service_settings.key_prefix)
+    ).test_client()
+    r = c.get("/v1/ready")
+    assert r.status_code == 503 and "Retry-After" in r.headers
+    assert c.get("/v1/health").status_code == 200
+    rt.heartbeat("test-worker@here")
+    ready = create_app(service_settings).test_client().get("/v1/ready")
+    assert ready.status_code == 200 and ready.get_json()["workers"] >= 1
+    rt.forget_worker("test-worker@here")
 
 
 def test_rate_limit_is_429_with_retry_after(service_settings):
-    c = create_app(replace(service_settings, rate_limit=5, key_prefix="ratelimit-"
-                           + service_settings.key_prefix)).test_client()
+    c = create_app(
+        replace(
+            service_settings, rate_limit=5, key_prefix="ratelimit-" + service_settings.key_prefix
+        )
+    ).test_client()
     codes = [c.get("/v1/jobs/none").status_code for _ in range(12)]
     assert 429 in codes and codes[0] == 404
     r = next(r for r in (c.get("/v1/jobs/none") for _ in range(3)) if r.status_code == 429)

@@ -8,6 +8,7 @@ import msgpack
 import numpy as np
 import pytest
 import redis
+
 from circuitgrad.engine.codec import content_id, to_packed
 from circuitgrad.engine.generate import random_dag
 from circuitgrad.service.embedded_redis import EmbeddedRedis
@@ -20,8 +21,9 @@ from circuitgrad.worker.store import BlobStore
 @pytest.fixture
 def blobs(service_settings):
     r = redis.Redis.from_url(service_settings.redis_url)
-    return BlobStore(r, Keys(service_settings.key_prefix + "storetest:"), chunk_bytes=1000,
-                     level=3, ttl=60)
+    return BlobStore(
+        r, Keys(service_settings.key_prefix + "storetest:"), chunk_bytes=1000, level=3, ttl=60
+    )
 
 
 def test_large_blobs_are_chunked_and_committed_by_a_manifest(blobs):
@@ -70,8 +72,9 @@ def test_delete_removes_manifest_and_chunks(blobs):
 
 @pytest.fixture(scope="module")
 def small_redis(tmp_path_factory):
-    with EmbeddedRedis(tmp_path_factory.mktemp("full-redis"), maxmemory="3mb",
-                       appendonly=False) as server:
+    with EmbeddedRedis(
+        tmp_path_factory.mktemp("full-redis"), maxmemory="3mb", appendonly=False
+    ) as server:
         yield server
 
 
@@ -83,8 +86,9 @@ def test_a_full_redis_answers_503_and_loses_nothing(small_redis, service_setting
     stored, statuses = [], []
     for seed in range(100):
         c = random_dag(20_000, n_inputs=3, seed=seed)
-        r = client.post("/v1/circuits", data=msgpack.packb(to_packed(c)),
-                        content_type="application/msgpack")
+        r = client.post(
+            "/v1/circuits", data=msgpack.packb(to_packed(c)), content_type="application/msgpack"
+        )
         statuses.append(r.status_code)
         if r.status_code == 503:
             assert r.get_json()["status"] == 503 and "Retry-After" in r.headers
@@ -98,8 +102,9 @@ def test_a_full_redis_answers_503_and_loses_nothing(small_redis, service_setting
 
 
 def small_redis_policy(server) -> bytes:
-    return redis.Redis.from_url(server.url).config_get("maxmemory-policy")["maxmemory-policy"] \
-        .encode()
+    return (
+        redis.Redis.from_url(server.url).config_get("maxmemory-policy")["maxmemory-policy"].encode()
+    )
 
 
 def test_store_full_error_type(small_redis):

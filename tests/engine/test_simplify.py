@@ -1,0 +1,526 @@
+"""simplify: outputs unchanged (against the NumPy oracle), never larger, idempotent, and
+each rewrite rule, sharing and pruning on small circuits with their exact result."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from oracle import naive_eval
+
+from circuitgrad.engine import generate, rewrite
+from circuitgrad.engine.circuit import INDEX, Circuit
+from circuitgrad.engine.errors import CircuitError
+from circuitgrad.engine.gradient import differentiate
+from circuitgrad.engine.measures import size
+from circuitgrad.engine.ops import BY_CODE, BY_NAME, GATE_OPS, OPS
+from circuitgrad.engine.rewrite import RULES
+from circuitgrad.engine.simplify import fingerprint, simplify
+
+EXAMPLES = int(os.environ.get("SIMPLIFY_EXAMPLES", 200))  # raise it to search harder
+SETTINGS = settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+VALUES = [0.0, 1.0, -1.0, 2.0, 0.5, -3.0, 1.5, -0.0]
+COEFFS = [1.0, -1.0, 2.0, 0.5, 0.0, -3.0]
+POWERS = [0.0, 1.0, 2.0, -1.0, 3.0, 0.5, -2.0]
+
+
+class Rows:
+    """A circuit written gate by gate: ``r.gate("add", a, b, coeffs=[1, 2])`` -> vertex."""
+
+    def __init__(self, inputs):
+        self.inputs = list(inputs)
+        self.ops, self.param = [0] * len(inputs), [0.0] * len(inputs)
+        self.args, self.coeffs = [[] for _ in inputs], [[] for _ in inputs]
+
+    def gate(self, op, *args, coeffs=None, p=0.0):
+        self.ops.append(BY_NAME[op].code)
+        self.args.append([int(a) for a in args])
+        self.coeffs.append([float(c) for c in coeffs] if coeffs is not None else [1.0] * len(args))
+        self.param.append(float(p))
+        return len(self.ops) - 1
+
+    def const(self, value):
+        return self.gate("const", p=value)
+
+    def circuit(self, outputs, names=None, labels=None):
+        offsets = np.zeros(len(self.ops) + 1, INDEX)
+        np.cumsum([len(a) for a in self.args], out=offsets[1:])
+        return Circuit.from_arrays(
+            self.inputs,
+            self.ops,
+            offsets,
+            [a for row in self.args for a in row],
+            [c for row in self.coeffs for c in row],
+            self.param,
+            outputs,
+            names,
+            labels,
+        )
+
+
+def gates(c):
+    """The gates as readable tuples: (op, args[, coeffs]) / ("const", value) / ("pow", args, p)."""
+    rows = []
+    for v in range(c.n_inputs, c.n_vertices):
+        op = BY_CODE[c.op[v]]
+        lo, hi = c.arg_offsets[v], c.arg_offsets[v + 1]
+        if op.name == "const":
+            rows.append(("const", float(c.param[v])))
+        elif op.name == "add":
+            rows.append(("add", c.args[lo:hi].tolist(), c.coeffs[lo:hi].tolist()))
+        elif op.name == "pow":
+            rows.append(("pow", c.args[lo:hi].tolist(), float(c.param[v])))
+        else:
+            rows.append((op.name, c.args[lo:hi].tolist()))
+    return rows
+
+
+def simplified(inputs, build, *outputs):
+    """Build a circuit with ``build(rows, *input_vertices)`` returning outputs; simplify."""
+    r = Rows(inputs)
+    outs = build(r, *range(len(inputs)))
+    outs = list(outs) if isinstance(outs, tuple) else [outs]
+    return simplify(r.circuit(outs))
+
+
+# -- random circuits over every op, with the patterns the rules look for ----------------
+@st.composite
+def circuits(draw, max_steps=24):
+    n = draw(st.integers(1, 3))
+    r = Rows([f"x{i}" for i in range(n)])
+
+    def any_vertex():
+        return draw(st.integers(0, len(r.ops) - 1))
+
+    def const():
+        return r.const(draw(st.sampled_from(VALUES)))
+
+    def random_gate(op):
+        hi = op.max_args if op.max_args is not None else op.min_args + 3
+        args = [any_vertex() for _ in range(draw(st.integers(op.min_args, hi)))]
+        coeffs = [draw(st.sampled_from(COEFFS)) for _ in args] if op.coeffs else None
+        p = draw(st.sampled_from(POWERS)) if op.name == "pow" else 0.0
+        return r.gate(op.name, *args, coeffs=coeffs, p=p)
+
+    def duplicate():
+        gates_ = [v for v in range(n, len(r.ops))]
+        if not gates_:
+            return const()
+        v = draw(st.sampled_from(gates_))
+        args, coeffs = list(r.args[v]), list(r.coeffs[v])
+        if BY_CODE[r.ops[v]].reduction:  # the same gate written in another order
+            order = draw(st.permutations(range(len(args))))
+            args, coeffs = [args[i] for i in order], [coeffs[i] for i in order]
+        return r.gate(BY_CODE[r.ops[v]].name, *args, coeffs=coeffs, p=r.param[v])
+
+    def pattern():
+        x, y = any_vertex(), any_vertex()
+        k = draw(st.sampled_from(range(16)))
+        if k == 0:
+            return r.gate("mul", *draw(st.permutations([x, r.const(1.0)])))  # x·1
+        if k == 1:
+            return r.gate("add", x, r.const(0.0), coeffs=[1, draw(st.sampled_from(COEFFS))])
+        if k == 2:
+            return r.gate("add", x, y, coeffs=[draw(st.sampled_from(COEFFS)), 0.0])  # 0·y
+        if k == 3:
+            return r.gate("add", x, coeffs=[draw(st.sampled_from([1.0, 2.0]))])
+        if k == 4:
+            return r.gate("neg", r.gate("neg", x))
+        if k == 5:
+            return r.gate("mul", x, r.const(draw(st.sampled_from([0.0, -0.0]))), y)
+        if k == 6:
+            return r.gate("pow", x, p=draw(st.sampled_from([0.0, 1.0, 2.0, -1.0])))
+        if k == 7:
+            return r.gate("mul", const(), x)
+        if k == 8:
+            return r.gate("mul", x, x)
+        if k == 9:
+            return r.gate(draw(st.sampled_from(["sub", "div"])), x, const())
+        if k == 10:
+            return r.gate(draw(st.sampled_from(["sub", "div"])), const(), x)
+        if k == 11:
+            return r.gate(draw(st.sampled_from(["square", "abs"])), r.gate("neg", x))
+        if k == 12:  # like terms
+            return r.gate("add", x, y, x, coeffs=[draw(st.sampled_from(COEFFS)) for _ in "xyx"])
+        if k == 13:  # constant terms to merge
+            return r.gate("add", x, const(), const(), coeffs=[1.0, 2.0, -1.0])
+        if k == 14:  # constant factors to merge
+            return r.gate("mul", x, const(), y, const())
+        op = draw(st.sampled_from([op for op in OPS if op.evaluate]))  # all constant
+        p = draw(st.sampled_from(POWERS)) if op.param else 0.0
+        return r.gate(op.name, *[const() for _ in range(op.min_args)], p=p)
+
+    for _ in range(draw(st.integers(1, max_steps))):
+        kind = draw(st.sampled_from(["op", "op", "const", "duplicate", "pattern", "pattern"]))
+        if kind == "op":
+            random_gate(draw(st.sampled_from([op for op in GATE_OPS if op.name != "const"])))
+        elif kind == "const":
+            const()
+        elif kind == "duplicate":
+            duplicate()
+        else:
+            pattern()
+    V = len(r.ops)
+    outputs = [V - 1] + draw(st.lists(st.integers(0, V - 1), max_size=2))
+    labelled = draw(st.lists(st.integers(n, V - 1), max_size=4)) if V > n else []
+    return r.circuit(outputs, labels={v: f"g{v}" for v in labelled})
+
+
+points = st.integers(0, 2**32 - 1).map(
+    lambda seed: (
+        np.random.default_rng(seed).choice([-2, -1, -0.5, 0, 0.25, 1, 1.5, 2.5], (12, 3))
+        + np.random.default_rng(seed + 1).uniform(-0.1, 0.1, (12, 3)) * (np.arange(12) % 2)[:, None]
+    )
+)
+
+
+def cones(c):
+    """cone[j, v]: vertex v feeds output j."""
+    cone = np.zeros((len(c.outputs), c.n_vertices), bool)
+    for j, o in enumerate(c.outputs):
+        cone[j, o] = True
+        for v in range(c.n_vertices - 1, -1, -1):
+            if cone[j, v]:
+                cone[j, c.args_of(v)] = True
+    return cone
+
+
+def all_values(c, X):
+    return naive_eval(c.with_outputs(np.arange(c.n_vertices), None), X)
+
+
+@SETTINGS
+@given(circuits(), points)
+def test_outputs_unchanged(c, X):
+    X = X[:, : c.n_inputs]
+    s = simplify(c)
+    before, after = naive_eval(c, X), naive_eval(s, X)
+    # where every vertex an output depends on is finite, the x·0 -> 0 convention cannot
+    # apply and the outputs must agree; elsewhere (inf·0, inf-inf) the convention may
+    finite = np.isfinite(all_values(c, X))
+    for j, cone in enumerate(cones(c)):
+        ok = finite[:, cone].all(axis=1)
+        np.testing.assert_allclose(after[ok, j], before[ok, j], rtol=1e-9, atol=1e-9)
+
+
+@SETTINGS
+@given(circuits())
+def test_never_larger_and_well_formed(c):
+    s = simplify(c)
+    assert s.n_gates <= c.n_gates and s.n_wires <= c.n_wires and size(s) <= size(c)
+    assert s.inputs == c.inputs and s.output_names == c.output_names
+    assert len(s.outputs) == len(c.outputs)
+    assert (s.op[: s.n_inputs] == 0).all() and (s.op[s.n_inputs :] != 0).all()
+    assert (s.args < s.wire_owner()).all()  # topological
+    # pruned: every gate feeds an output
+    assert cones(s)[:, s.n_inputs :].any(axis=0).all()
+    # shared: no two gates alike (parameters and coefficients compared bit for bit)
+    keys = {
+        (
+            s.op[v],
+            s.param[v : v + 1].tobytes(),
+            s.args_of(v).tobytes(),
+            s.coeffs[s.arg_offsets[v] : s.arg_offsets[v + 1]].tobytes(),
+        )
+        for v in range(s.n_inputs, s.n_vertices)
+    }
+    assert len(keys) == s.n_gates
+    # folded: no gate left whose arguments are all constants
+    for v in range(s.n_inputs, s.n_vertices):
+        if s.op[v] != BY_NAME["const"].code:
+            assert not (s.op[s.args_of(v)] == BY_NAME["const"].code).all()
+    # labels stay on surviving vertices with their original names
+    assert set(s.labels.values()) <= set(c.labels.values())
+
+
+@SETTINGS
+@given(circuits())
+def test_idempotent(c):
+    once = simplify(c)
+    twice = simplify(once)
+    for field in ("op", "arg_offsets", "args", "outputs"):
+        np.testing.assert_array_equal(getattr(twice, field), getattr(once, field))
+    for field in ("coeffs", "param"):  # bit for bit: -0.0 and NaN payloads included
+        assert getattr(twice, field).tobytes() == getattr(once, field).tobytes()
+    assert dict(twice.labels) == dict(once.labels)
+    assert (twice.inputs, twice.output_names) == (once.inputs, once.output_names)
+
+
+# -- each rule ---------------------------------------------------------------------------
+@pytest.mark.parametrize("op", [op for op in OPS if op.evaluate is not None], ids=lambda o: o.name)
+def test_fold_every_op(op):
+    values = [0.7, 1.3][: op.min_args]
+    p = 2.5 if op.param else 0.0
+    s = simplified(["x"], lambda r, x: r.gate(op.name, *[r.const(a) for a in values], p=p))
+    expected = op.evaluate(*values, p) if op.param else op.evaluate(*values)
+    assert gates(s) == [("const", pytest.approx(float(expected), rel=1e-14))]
+
+
+def test_fold_add_and_mul():
+    s = simplified(["x"], lambda r, x: r.gate("add", r.const(3), r.const(4), coeffs=[2, -0.5]))
+    assert gates(s) == [("const", 4.0)]
+    s = simplified(["x"], lambda r, x: r.gate("mul", r.const(3), r.const(4), r.const(-0.5)))
+    assert gates(s) == [("const", -6.0)]
+    s = simplified(["x"], lambda r, x: r.gate("sin", r.gate("neg", r.const(0.5))))
+    assert gates(s) == [("const", np.sin(-0.5))]
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda r, x: r.gate("mul", x, r.const(1)),  # x·1
+        lambda r, x: r.gate("mul", r.const(1), x, r.const(1)),
+        lambda r, x: r.gate("add", x, r.const(0)),  # x + 0
+        lambda r, x: r.gate("add", x, r.const(5), coeffs=[1, 0]),  # x + 0·5
+        lambda r, x: r.gate("add", x),  # one term, coefficient 1
+        lambda r, x: r.gate("neg", r.gate("neg", x)),  # −(−x)
+        lambda r, x: r.gate("pow", x, p=1),
+        lambda r, x: r.gate("sub", x, r.const(0)),
+        lambda r, x: r.gate("div", x, r.const(1)),
+        lambda r, x: r.gate("add", x, r.const(2), r.const(3), coeffs=[1, 3, -2]),  # 6 - 6
+    ],
+    ids=["x*1", "1*x*1", "x+0", "x+0*c", "add(x)", "--x", "x^1", "x-0", "x/1", "x+c-c"],
+)
+def test_identities_leave_x(build):
+    s = simplified(["x"], build)
+    assert gates(s) == [] and s.outputs.tolist() == [0]
+
+
+@pytest.mark.parametrize(
+    "build, result",
+    [
+        (lambda r, x: r.gate("mul", x, r.const(0)), [("const", 0.0)]),  # x·0
+        (lambda r, x: r.gate("pow", x, p=0), [("const", 1.0)]),  # x^0
+        (lambda r, x: r.gate("add", x, x, coeffs=[2, -2]), [("const", 0.0)]),  # 2x - 2x
+        (lambda r, x: r.gate("pow", x, p=2), [("square", [0])]),
+        (lambda r, x: r.gate("pow", x, p=-1), [("recip", [0])]),
+        (lambda r, x: r.gate("pow", x, p=3), [("pow", [0], 3.0)]),  # no rule
+        (lambda r, x: r.gate("mul", x, x), [("square", [0])]),
+        (lambda r, x: r.gate("mul", r.const(3), x), [("add", [0], [3.0])]),  # c·x
+        (lambda r, x: r.gate("sub", r.const(0), x), [("neg", [0])]),
+        (lambda r, x: r.gate("div", r.const(1), x), [("recip", [0])]),
+        (lambda r, x: r.gate("square", r.gate("neg", x)), [("square", [0])]),
+        (lambda r, x: r.gate("abs", r.gate("neg", x)), [("abs", [0])]),
+        (lambda r, x: r.gate("add", x, coeffs=[2]), [("add", [0], [2.0])]),  # no rule
+        (lambda r, x: r.gate("neg", r.gate("exp", x)), [("exp", [0]), ("neg", [1])]),
+    ],
+    ids=[
+        "x*0",
+        "x^0",
+        "2x-2x",
+        "x^2",
+        "x^-1",
+        "x^3",
+        "x*x",
+        "3*x",
+        "0-x",
+        "1/x",
+        "(-x)^2",
+        "|-x|",
+        "2x",
+        "-exp",
+    ],
+)
+def test_rewrites(build, result):
+    assert gates(simplified(["x"], build)) == result
+
+
+def test_like_terms_combine_and_sort():
+    s = simplified(["x", "y"], lambda r, x, y: r.gate("add", y, x, y, coeffs=[1, 2, 3]))
+    assert gates(s) == [("add", [0, 1], [2.0, 4.0])]
+
+
+def test_constant_terms_merge_into_an_existing_constant():
+    def build(r, x):
+        five = r.const(5)
+        return r.gate("add", x, r.const(2), r.const(3)), five
+
+    s = simplified(["x"], build)
+    assert gates(s) == [("const", 5.0), ("add", [0, 1], [1.0, 1.0])]
+    assert s.outputs.tolist() == [2, 1]
+
+
+def test_constant_terms_merge_onto_one_of_theirs_when_exact():
+    # 2 + 3 = 5 = 2.5·2: no constant 5 exists, so the term keeps constant 2 (2.5 exact)
+    s = simplified(["x"], lambda r, x: r.gate("add", x, r.const(2), r.const(3)))
+    assert gates(s) == [("const", 2.0), ("add", [0, 1], [1.0, 2.5])]
+
+
+def test_constant_terms_stay_apart_when_no_constant_fits():
+    # 3 + 0.7·7 = 7.8999999999999995: neither s/3 nor s/7 is exact, no such constant exists
+    s = simplified(["x"], lambda r, x: r.gate("add", x, r.const(3), r.const(7), coeffs=[1, 1, 0.7]))
+    assert gates(s) == [("const", 3.0), ("const", 7.0), ("add", [0, 1, 2], [1.0, 1.0, 0.7])]
+
+
+def test_constant_factors_merge():
+    def build(r, x, y):
+        one = r.gate("mul", x, r.const(2), y, r.const(0.5))
+        return one, r.gate("mul", x, r.const(2), r.const(3))
+
+    s = simplified(["x", "y"], build)
+    # 2·0.5 = 1 disappears; no constant 6 exists, so x·2·3 keeps both factors
+    assert gates(s) == [("const", 2.0), ("mul", [0, 1]), ("const", 3.0), ("mul", [0, 2, 4])]
+
+
+def test_zero_factor_keeps_nan_of_constants():
+    s = simplified(["x"], lambda r, x: r.gate("mul", x, r.const(0), r.const(np.inf)))
+    assert len(gates(s)) == 1 and np.isnan(s.param[1])
+
+
+def test_times_zero_convention_on_infinity():
+    """Documented: x·0 -> 0 even where x is inf or NaN (the original gives NaN there)."""
+    c = Rows(["x"])
+    c.gate("mul", 0, c.const(0))
+    c = c.circuit([2])
+    X = np.array([[np.inf], [np.nan], [3.0]])
+    assert np.isnan(naive_eval(c, X)[:2, 0]).all()
+    assert naive_eval(simplify(c), X)[:, 0].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_long_sums_sort_combine_and_share():
+    rng = np.random.default_rng(1)
+    terms = rng.integers(0, 5, 100)
+
+    def build(r, *xs):
+        a = r.gate("add", *[xs[t] for t in terms], coeffs=np.arange(100) % 3)
+        order = rng.permutation(100)
+        b = r.gate("add", *[xs[t] for t in terms[order]], coeffs=(np.arange(100) % 3)[order])
+        return a, b
+
+    s = simplified([f"x{i}" for i in range(5)], build)
+    coeff = np.bincount(terms, weights=np.arange(100) % 3, minlength=5)
+    assert gates(s) == [("add", list(range(5)), coeff.tolist())]
+    assert s.outputs.tolist() == [5, 5]
+
+
+# -- sharing and pruning ---------------------------------------------------------------
+def test_commutative_gates_are_shared():
+    def build(r, x, y):
+        return (
+            r.gate("add", x, y, coeffs=[1, 2]),
+            r.gate("add", y, x, coeffs=[2, 1]),
+            r.gate("mul", x, y),
+            r.gate("mul", y, x),
+            r.gate("sub", x, y),
+            r.gate("sub", y, x),
+        )
+
+    s = simplified(["x", "y"], build)
+    assert gates(s) == [
+        ("add", [0, 1], [1.0, 2.0]),
+        ("mul", [0, 1]),
+        ("sub", [0, 1]),
+        ("sub", [1, 0]),
+    ]
+    assert s.outputs.tolist() == [2, 2, 3, 3, 4, 5]
+
+
+def test_sharing_cascades_and_constants_are_shared():
+    def build(r, x, y):
+        a, b = r.gate("sin", x), r.gate("sin", x)
+        return r.gate("mul", a, r.const(2), y), r.gate("mul", y, b, r.const(2))
+
+    s = simplified(["x", "y"], build)
+    assert gates(s) == [("sin", [0]), ("const", 2.0), ("mul", [1, 2, 3])]
+    assert s.outputs.tolist() == [4, 4]
+
+
+def test_parameters_and_coefficients_distinguish_gates():
+    def build(r, x):
+        return (
+            r.gate("pow", x, p=3),
+            r.gate("pow", x, p=4),
+            r.gate("add", x, coeffs=[2]),
+            r.gate("add", x, coeffs=[3]),
+            r.const(0.0),
+            r.const(-0.0),
+        )
+
+    s = simplified(["x"], build)
+    assert len(gates(s)) == 6
+
+
+def test_pruning_keeps_every_input():
+    def build(r, x, y, z):
+        r.gate("exp", y)  # reaches no output
+        r.const(7)
+        return r.gate("sin", x)
+
+    s = simplified(["x", "y", "z"], build)
+    assert s.inputs == ("x", "y", "z") and gates(s) == [("sin", [0])]
+    assert s.outputs.tolist() == [3]
+
+
+def test_outputs_may_be_inputs_constants_or_repeated():
+    r = Rows(["x", "y"])
+    k = r.const(2.5)
+    g = r.gate("mul", 0, r.const(1))
+    c = r.circuit([1, k, g, g], names=["a", "b", "c", "d"])
+    s = simplify(c)
+    assert s.output_names == ("a", "b", "c", "d")
+    assert gates(s) == [("const", 2.5)] and s.outputs.tolist() == [1, 2, 0, 0]
+
+
+def test_labels_follow_surviving_vertices():
+    r = Rows(["x"])
+    a = r.gate("sin", 0)
+    b = r.gate("sin", 0)  # merged into a
+    c = r.gate("mul", a, r.const(1))  # rewritten into a
+    d = r.gate("cos", b)
+    s = simplify(r.circuit([a, b, c, d], labels={a: "a", b: "b", c: "c", d: "d"}))
+    assert gates(s) == [("sin", [0]), ("cos", [1])]
+    assert dict(s.labels) == {1: "a", 2: "d"}
+
+
+def test_malformed_gates_are_rejected_with_their_place():
+    r = Rows(["x"])
+    r.gate("sin", 0)
+    r.gate("add", 0, 3)  # reads a later vertex
+    r.gate("sin", 2)
+    with pytest.raises(CircuitError) as err:
+        simplify(r.circuit([3]))
+    assert err.value.errors[0].path == "/gates/1"
+    r = Rows(["x"])
+    r.gate("neg", 0, 0)  # too many arguments
+    with pytest.raises(CircuitError) as err:
+        simplify(r.circuit([1]))
+    assert err.value.errors[0].path == "/gates/0"
+
+
+# -- gradient circuits: the pass the service runs -----------------------------------------
+@pytest.mark.parametrize(
+    "c",
+    [generate.equation1(), generate.random_dag(300, n_inputs=4, seed=3), generate.u_example()],
+    ids=["equation1", "random_dag", "u_example"],
+)
+def test_gradient_circuits(c):
+    raw = differentiate(c, simplify=False).circuit
+    s = simplify(raw)
+    assert s.n_gates <= raw.n_gates and s.n_wires <= raw.n_wires
+    X = np.random.default_rng(0).uniform(-1, 1, (20, c.n_inputs))
+    np.testing.assert_allclose(naive_eval(s, X), naive_eval(raw, X), rtol=1e-12, atol=1e-12)
+
+
+# -- the rule list and the compiled sweep ------------------------------------------------
+def test_rules_have_a_one_line_comment_each():
+    source = inspect.getsource(rewrite)
+    table = source[source.index("RULES = [") :]
+    lines = table[: table.index("]\n")].splitlines()[1:]
+    assert len(lines) == len(RULES)
+    for (key, rule), line in zip(RULES, lines, strict=True):
+        assert line.strip().startswith(f'("{key}", {rule.__name__}),  # ') and "->" in line
+
+
+def test_cache_key_is_the_same_in_every_process():
+    env = dict(os.environ, PYTHONHASHSEED="12345")
+    code = "from circuitgrad.engine.simplify import fingerprint; print(fingerprint())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == fingerprint()
