@@ -25,6 +25,12 @@ def seconds(t: float | None) -> str:
     return ""
 
 
+def times(ratio: float | None) -> str:
+    if ratio is None:
+        return "—"
+    return f"{ratio:.3f}×" if ratio < 1 else f"{ratio:.3g}×"
+
+
 def count(n) -> str:
     return "—" if n is None else f"{n:,}"
 
@@ -46,7 +52,7 @@ def _row(stage, ours=None, theirs=None, text=None, limit=None, absolute=None, no
     fmt = text or seconds
     return {"stage": stage, "ours": fmt(ours) if ours is not None else "—",
             "theirs": fmt(theirs) if theirs is not None else "—",
-            "ratio": None if ratio is None else round(ratio, 4),
+            "ratio": ratio,
             "target": target, "met": met, "ahead": None if ratio is None else ratio < 1,
             "note": note}  # fmt: skip
 
@@ -54,11 +60,12 @@ def _row(stage, ours=None, theirs=None, text=None, limit=None, absolute=None, no
 def _memory_note(m: dict) -> str:
     if not m:
         return ""
-    note = f"Δ {m['delta']:,.0f} MB over the loaded circuit"
+    note = f"{m['rss_before']:,.0f} MB before the pass (interpreter + circuit)"
+    note += f", Δ {m['delta']:,.0f} MB"
     if m.get("warm_up", 0) > 2:  # numba compiled (stale cache) in this child: LLVM's memory
-        note += f"; the warm-up compiled ({m['warm_up']:.0f} s), so the peak includes LLVM"
-    if m.get("masked"):
-        note += "; the pass did not raise the peak reached before it"
+        note += f"; the warm-up compiled ({m['warm_up']:.0f} s)"
+    if not m.get("reset", True):
+        note += "; high-water mark not reset: the peak may be loading's"
     return note
 
 
@@ -117,10 +124,26 @@ def rows(spec, ours: dict, theirs: dict, mem: dict) -> list[dict]:
     g = o.get("simplified") or o.get("raw") or {}
     raw = o.get("raw") or {}
     src = o.get("source") or {}
-    R.append(_row("∇ size: gates (raw → result) / CasADi instructions", g.get("size"),
-                  t.get("instructions_grad"), text=count,
-                  note=f"raw {count(raw.get('size'))} gates, {count(raw.get('wires'))} wires; "
-                       f"result wires {count(g.get('wires'))}"))  # fmt: skip
+    R.append(
+        _row(
+            "∇ size: gates / CasADi instructions",
+            g.get("size"),
+            t.get("instructions_grad"),
+            text=count,
+            note=f"raw {count(raw.get('size'))} gates before simplification",
+        )
+    )
+    R.append(_row("∇ size: wires", g.get("wires"), text=count,
+                  note=f"raw {count(raw.get('wires'))} wires"))  # fmt: skip
+    build = o.get("backward_simplified")
+    R.append(
+        _row(
+            "circuit → first ∇ value (build + cold first call)",
+            build + o["eval_cold"] if build and o.get("eval_cold") else None,
+            t["gradient_build"] + t["first_call"] if t.get("gradient_build") else None,
+            note="ours: differentiate + evaluate; CasADi: gradient + Function + call",
+        )
+    )
     cost = lambda a, b: a / b if a and b else None  # noqa: E731
     R.append(
         _row(
@@ -178,7 +201,7 @@ def rows(spec, ours: dict, theirs: dict, mem: dict) -> list[dict]:
 def print_table(title: str, R: list[dict]) -> None:
     head = ("stage", "ours", "CasADi", "ours/CasADi", "target", "met")
     body = [(r["stage"], r["ours"], r["theirs"],
-             "—" if r["ratio"] is None else f"{r['ratio']:.3g}×", r["target"] or "—",
+             times(r["ratio"]), r["target"] or "—",
              {True: "yes", False: "NO", None: ""}[r["met"]]) for r in R]  # fmt: skip
     widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
     print(f"\n## {title}")
@@ -196,7 +219,7 @@ def closing_note(results: dict) -> list[str]:
         for r in res.get("rows", []):
             fig = f"{key}: {r['stage']}: ours {r['ours']}, CasADi {r['theirs']}"
             if r["ratio"] is not None:
-                fig += f" ({r['ratio']:.3g}×)"
+                fig += f" ({times(r['ratio'])})"
             if r["met"] is False:
                 missed.append(f"{fig}; target {r['target']}")
             elif r["ahead"] is False and "size" not in r["stage"] and "cost" not in r["stage"]:

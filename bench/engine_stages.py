@@ -14,7 +14,7 @@ import gc
 import time
 
 import numpy as np
-from timing import current_rss_mb, peak_rss_mb, timed
+from timing import current_rss_mb, peak_rss_mb, reset_peak_rss, timed
 
 from circuitgrad.engine import codec, generate
 from circuitgrad.engine.circuit import Circuit
@@ -101,10 +101,13 @@ def our_stages(c: Circuit, x0: np.ndarray, X: np.ndarray) -> dict:
 
 
 def our_memory(c: Circuit, simplified: bool) -> dict:
-    """Peak RSS of one backward pass (raw, or with simplification) on c, in MiB; the
-    process already holds c and the warmed passes, so ``delta`` is the pass's own share."""
+    """Peak RSS of one backward pass (raw, or with simplification) on c, in MB: the
+    process already holds c and the warmed passes (``rss_before``), the high-water mark
+    is restarted, so ``peak`` is the pass's and ``delta`` its own share."""
     warmed = warm_up()
     gc.collect()
+    peak_load = peak_rss_mb()  # loading c and warming up
+    reset = reset_peak_rss()
     before, peak_before = current_rss_mb(), peak_rss_mb()
     t = time.perf_counter()
     if simplified:
@@ -117,4 +120,4 @@ def our_memory(c: Circuit, simplified: bool) -> dict:
     peak = peak_rss_mb()
     return {"rss_before": before, "peak_before": peak_before, "peak": peak,
             "delta": peak - before, "masked": peak <= peak_before, "time": elapsed,
-            "warm_up": warmed}  # fmt: skip
+            "warm_up": warmed, "peak_load": peak_load, "reset": reset}  # fmt: skip

@@ -13,12 +13,12 @@ two runs made back to back means more than either figure alone.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import numba
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))  # casadi_ref, timing
@@ -50,7 +50,7 @@ def casadi_runner(c):
         if len(X) == 1:
             x0 = X[0]
             return best(lambda: F(x0))
-        M = F.map(len(X), "thread", numba.get_num_threads())
+        M = F.map(len(X), "thread", len(os.sched_getaffinity(0)))
         XT = np.ascontiguousarray(X.T)
         return best(lambda: M(XT), max_reps=3) / len(X)
 
@@ -76,7 +76,7 @@ def report(label: str, c, points: list[int], with_casadi: bool):
         per = best(lambda pts=pts: evaluate(g, pts), max_reps=50 if N == 1 else 3) / N
         line = f"  N={N}: {per * 1e6:9.2f} µs/point, {per / n * 1e9:5.2f} ns/instruction"
         if N > 1:
-            line += f" (block {block_size(tape, N, numba.get_num_threads())})"
+            line += f" (block {block_size(tape, N, len(os.sched_getaffinity(0)))})"
         if ca_run is not None:
             ca_per = ca_run(X)
             line += f" | casadi {ca_per * 1e6:9.2f} µs/point, ratio {per / ca_per:.2f}"

@@ -1,9 +1,13 @@
-"""Clocks and memory gauges shared by both sides of the benchmark."""
+"""Clocks and memory gauges shared by both sides of the benchmark.
+
+Peak memory is the kernel's high-water resident set of this process image (``VmHWM``),
+not ``ru_maxrss``: a child started by fork + exec inherits its parent's ru_maxrss, which
+would hide a small pass behind the parent's circuit generation. ``reset_peak_rss`` starts
+the mark again from the current RSS, so a pass can be measured on its own.
+"""
 
 from __future__ import annotations
 
-import os
-import resource
 import time
 
 import numpy as np
@@ -23,11 +27,28 @@ def timed(fn, min_total: float = 1.0, max_reps: int = 7) -> dict:
             "result": result}  # fmt: skip
 
 
+def _status_mb(key: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024 / 1e6  # kB
+    raise KeyError(key)
+
+
 def peak_rss_mb() -> float:
-    """This process's high-water resident set in MB (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+    """High-water resident set of this process in MB (since start or the last reset)."""
+    return _status_mb("VmHWM")
 
 
 def current_rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    return _status_mb("VmRSS")
+
+
+def reset_peak_rss() -> bool:
+    """Restart the high-water mark from the current RSS (Linux ≥ 4.0); False if refused."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False

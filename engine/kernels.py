@@ -1,8 +1,11 @@
 """The tape interpreters, generated from the op table.
 
-``tape.py`` lowers a circuit to a flat instruction stream; the two kernels here run it:
-``run_point`` on one point (a scalar loop, one switch per instruction) and ``run_batch``
-on many (each instruction applied to a block of points, blocks spread over the cores).
+``tape.py`` lowers a circuit to a flat instruction stream; the kernels here run it:
+``run_point`` on one point (a scalar loop, one switch per instruction) and ``run_blocks``
+on blocks of points (each instruction applied to a whole block, in loops that vectorise).
+``run_blocks`` releases the GIL; ``Tape.run_batch`` spreads a batch's blocks over threads
+(plain threads rather than Numba's parallel layer, whose OpenMP backend kills a process
+forked after using it, as Celery's prefork pool does).
 
 The ``if code == K`` chain is generated from ``ops.OPS`` at import time: each fixed-arity
 op's ``evaluate`` is compiled by Numba on scalars and called from its case; ``add`` and
@@ -139,17 +142,14 @@ def run_block(ins, num, pre, s, X, out, lo, hi):
             pc += 3
 
 
-@numba.njit(cache={cache}, error_model="numpy", parallel=True)
-def run_batch(ins, num, pre, n_slots, X, out, B, threads):
-    """X (n, N) -> out (m, N); each thread runs its share of blocks on its own slots."""
+@numba.njit(cache={cache}, error_model="numpy", nogil=True)
+def run_blocks(ins, num, pre, n_slots, X, out, B, first, last):
+    """Blocks first .. last-1 of B points of X (n, N) -> out (m, N), on slots of their own.
+    Releases the GIL: threads run shares of a batch side by side."""
     N = X.shape[1]
-    blocks = (N + B - 1) // B
-    threads = max(1, min(threads, blocks))
-    for t in numba.prange(threads):
-        s = np.empty((n_slots, B))
-        for b in range(t * blocks // threads, (t + 1) * blocks // threads):
-            lo, hi = b * B, min(b * B + B, N)
-            run_block(ins, num, pre, s, X, out, lo, hi)
+    s = np.empty((n_slots, B))
+    for b in range(first, last):
+        run_block(ins, num, pre, s, X, out, b * B, min(b * B + B, N))
 '''
 
 # -- one case per op -------------------------------------------------------------------
@@ -329,5 +329,4 @@ def _load():
 
 _module = _load()
 run_point = _module.run_point  # (ins, num, pre, n_slots, x (n,), out (m,)) -> None
-run_block = _module.run_block
-run_batch = _module.run_batch  # (ins, num, pre, n_slots, X (n, N), out (m, N), B, threads)
+run_blocks = _module.run_blocks  # (ins, num, pre, n_slots, X, out, B, first, last) -> None

@@ -167,11 +167,8 @@ def propagate(
     seeds_list = xs if mode == "forward" else [int(c.outputs[i]) for i in fs]
     results: dict[int, list[int]] = {}
     if mode == "backward":  # wires grouped by the vertex they read, for sequential access
-        rev_wire = np.argsort(c.args, kind="stable")
-        consumer = c.wire_owner()[rev_wire]
+        rev_off, rev_wire, consumer = sweeps.reverse_csr(c.arg_offsets, c.args)
         P_arrays = tuple(a[rev_wire] for a in P_arrays)
-        rev_off = np.zeros(c.n_vertices + 1, INDEX)
-        np.cumsum(np.bincount(c.args, minlength=c.n_vertices), out=rev_off[1:])
     for k, seed in enumerate(seeds_list):
         buf.reserve(*per_sweep)
         deriv[:] = sweeps.NONE

@@ -172,3 +172,25 @@ def reach_backward(arg_offsets, args, seeds):
             for w in range(arg_offsets[v], arg_offsets[v + 1]):
                 out[args[w]] = True
     return out
+
+
+@numba.njit(cache=True)
+def reverse_csr(arg_offsets, args):
+    """Wires grouped by the vertex they read (counting sort, consumers ascending):
+    (rev_off, rev_wire, consumer)."""
+    n = len(arg_offsets) - 1
+    rev_off = np.zeros(n + 1, np.int64)
+    for w in range(len(args)):
+        rev_off[args[w] + 1] += 1
+    for v in range(n):
+        rev_off[v + 1] += rev_off[v]
+    fill = rev_off[:-1].copy()
+    rev_wire = np.empty(len(args), np.int64)
+    consumer = np.empty(len(args), np.int64)
+    for u in range(n):
+        for w in range(arg_offsets[u], arg_offsets[u + 1]):
+            r = fill[args[w]]
+            rev_wire[r] = w
+            consumer[r] = u
+            fill[args[w]] = r + 1
+    return rev_off, rev_wire, consumer

@@ -22,6 +22,8 @@ The lowering is a few Numba sweeps over the circuit's arrays, O(nodes + wires).
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -72,13 +74,33 @@ class Tape:
         out[self.const_outputs] = self.const_values
         return out
 
-    def run_batch(self, X: np.ndarray, block: int, threads: int) -> np.ndarray:
-        """Outputs (m, N) at the points X (n, N) float64 C-contiguous."""
-        out = np.empty((self.n_outputs, X.shape[1]))
-        if X.shape[1]:
-            kernels.run_batch(self.ins, self.num, self.pre, self.n_slots, X, out, block, threads)
+    def run_batch(self, X: np.ndarray, block: int, threads: int = 1) -> np.ndarray:
+        """Outputs (m, N) at the points X (n, N) float64 C-contiguous, in blocks of
+        ``block`` points shared out over ``threads`` threads."""
+        N = X.shape[1]
+        out = np.empty((self.n_outputs, N))
+        blocks = -(-N // block)
+        threads = max(1, min(threads, blocks))
+        args = (self.ins, self.num, self.pre, self.n_slots, X, out, block)
+        if threads == 1:
+            kernels.run_blocks(*args, 0, blocks)
+        else:
+            shares = [(t * blocks // threads, (t + 1) * blocks // threads) for t in range(threads)]
+            for f in [_pool().submit(kernels.run_blocks, *args, *share) for share in shares]:
+                f.result()
         out[self.const_outputs] = self.const_values[:, None]
         return out
+
+
+_executor: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Threads for batches, made anew in a forked child (threads do not survive a fork)."""
+    global _executor
+    if _executor is None or _executor[0] != os.getpid():
+        _executor = (os.getpid(), ThreadPoolExecutor(os.cpu_count() or 2, "circuitgrad-eval"))
+    return _executor[1]
 
 
 def compile_tape(c: Circuit) -> Tape:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 import warnings
 
 import numba
@@ -134,6 +136,30 @@ def test_blocks_and_threads_cover_every_point():
     assert block_size(tape, 1003) * 2 <= 1003
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_batches_run_in_a_child_forked_after_the_parent_ran_batches():
+    # Celery's prefork pool forks workers from a parent that may have evaluated already
+    c = circuit(["x"], [("sin", [0], None, 0), ("mul", [1, 0], None, 0)], [2])
+    X = np.linspace(-1, 1, 300)[:, None]
+    want = evaluate(c, X, threads=2)
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit code only
+        ok = False
+        try:
+            ok = np.array_equal(evaluate(c, X, threads=2), want)
+        finally:
+            os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    pytest.fail("the forked child hung")
+
+
 def test_domain_errors_give_nan_and_inf_silently():
     c = circuit(
         ["x", "y"],
@@ -234,6 +260,23 @@ def test_slots_are_reused():
     np.testing.assert_allclose(evaluate(c, [0.3]), evaluate_reference(c, [0.3]))
 
 
+def test_gates_are_scheduled_near_their_readers():
+    # as a gradient made array-at-a-time lists all partials before the sweep reading them:
+    # n terms p_i = sin(i·x) first, then a chain summing them. In vertex order all n terms
+    # would be alive at once; run depth-first, each is made just before its add.
+    n = 500
+    gates = [("add", [0], [float(i)], 0) for i in range(1, n + 1)]  # vertices 1 .. n
+    gates += [("sin", [i], None, 0) for i in range(1, n + 1)]  # n+1 .. 2n
+    total = n + 1
+    for i in range(2, n + 1):
+        gates.append(("add", [total, n + i], None, 0))
+        total = len(gates)  # the vertex just added
+    c = circuit(["x"], gates, [total])
+    assert tape_of(c).n_slots <= 4
+    x = np.array([[0.7], [-0.2], [1.3]])
+    np.testing.assert_allclose(evaluate(c, x), evaluate_reference(c, x), rtol=1e-12)
+
+
 def test_circuit_without_inputs():
     c = circuit([], [("const", [], None, 2.0), ("sqrt", [0], None, 0)], [1, 0])
     np.testing.assert_array_equal(evaluate(c, np.empty(0)), [[np.sqrt(2), 2.0]])
@@ -266,6 +309,19 @@ def test_dict_points_name_every_unknown_and_missing_input(points, errors):
     with pytest.raises(CircuitError) as e:
         evaluate(c, points)
     assert [(i.path, i.message) for i in e.value.errors] == errors
+
+
+def test_points_as_one_object_per_point():
+    c = circuit(["x", "y"], [("sub", [0, 1], None, 0)], [2])
+    rows = [{"x": 1.0, "y": 2.0}, {"y": 0.5, "x": 4.0}]
+    np.testing.assert_array_equal(evaluate(c, rows), [[-1.0], [3.5]])
+    with pytest.raises(CircuitError) as e:
+        evaluate(c, [{"x": 1.0}, {"x": 1.0, "y": 2.0, "z": 0.0}, 3.0])
+    assert [(i.path, i.message) for i in e.value.errors] == [
+        ("/points/0/y", "missing input y"),
+        ("/points/1/z", "unknown input z"),
+        ("/points/2", "must be an object of input values"),
+    ]
 
 
 @pytest.mark.parametrize(
