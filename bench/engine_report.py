@@ -104,7 +104,9 @@ def rows(spec, ours: dict, theirs: dict, mem: dict) -> list[dict]:
             limit=BACKWARD,
             note=o.get("simplify_error") or "",
         ),
-        _row(f"forward, raw, wrt {o.get('forward_inputs', '?')} inputs", o.get("forward")),
+        _row(
+            f"forward, raw, wrt the first {o.get('forward_inputs', '?')} input(s)", o.get("forward")
+        ),  # fmt: skip
         _row(
             "∇ at 1 point, cold first call",
             o.get("eval_cold"),

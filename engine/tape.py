@@ -240,12 +240,12 @@ def _fold_reductions(op, arg_offsets, args, coeffs, n_inputs, is_const, value, l
 
 
 @numba.njit(cache=True)
-def _schedule(arg_offsets, rargs, in_slot, outputs, rep):
+def _schedule(arg_offsets, rargs, gate, outputs, rep):
     """The gates to run, in depth-first post-order from the outputs (as CasADi orders its
     algorithm): each gate comes right after the last argument it needs, so values are made
     close to where they are read. (A gradient circuit built array-at-a-time computes all
     partials before the backward sweep; run in vertex order they would all stay alive.)
-    ``rargs`` are the arguments through ``rep``, ``in_slot[v]`` whether v is a gate to run."""
+    ``rargs`` are the arguments through ``rep``, ``gate[v]`` whether v is a gate to run."""
     V = rep.shape[0]
     seen = np.zeros(V, np.bool_)
     sched = np.empty(V, np.int64)
@@ -254,7 +254,7 @@ def _schedule(arg_offsets, rargs, in_slot, outputs, rep):
     n = 0
     for o in outputs:
         r = rep[o]
-        if seen[r] or not in_slot[r]:
+        if seen[r] or not gate[r]:
             continue
         seen[r] = True
         top = 0
@@ -265,7 +265,7 @@ def _schedule(arg_offsets, rargs, in_slot, outputs, rep):
             if w < arg_offsets[v + 1]:
                 at[top] = w + 1
                 u = rargs[w]
-                if in_slot[u] and not seen[u]:
+                if gate[u] and not seen[u]:
                     seen[u] = True
                     top += 1
                     stack[top], at[top] = u, arg_offsets[u]

@@ -140,13 +140,13 @@ def test_blocks_and_threads_cover_every_point():
 def test_batches_run_in_a_child_forked_after_the_parent_ran_batches():
     # Celery's prefork pool forks workers from a parent that may have evaluated already
     c = circuit(["x"], [("sin", [0], None, 0), ("mul", [1, 0], None, 0)], [2])
-    X = np.linspace(-1, 1, 300)[:, None]
-    want = evaluate(c, X, threads=2)
+    XT = np.linspace(-1, 1, 300)[None, :]
+    want = tape_of(c).run_batch(XT, 8, threads=2)  # the parent's threads start
     pid = os.fork()
     if pid == 0:  # the child: report through the exit code only
         ok = False
         try:
-            ok = np.array_equal(evaluate(c, X, threads=2), want)
+            ok = np.array_equal(tape_of(c).run_batch(XT, 8, threads=2), want)
         finally:
             os._exit(0 if ok else 1)
     deadline = time.monotonic() + 60
