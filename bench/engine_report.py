@@ -102,7 +102,6 @@ def rows(spec, ours: dict, theirs: dict, mem: dict) -> list[dict]:
             o.get("backward_simplified"),
             t.get("gradient_build"),
             limit=BACKWARD,
-            note=o.get("simplify_error") or "",
         ),
         _row(
             f"forward, raw, wrt the first {o.get('forward_inputs', '?')} input(s)", o.get("forward")

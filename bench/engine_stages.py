@@ -27,14 +27,6 @@ FORWARD_INPUTS = 10  # forward mode is measured with respect to this many inputs
 CHECKED_POINTS = 5  # batch rows compared with CasADi's
 
 
-def _simplified(c: Circuit):
-    """differentiate(c, simplify=True), or None with the reason if it cannot run yet."""
-    try:
-        return differentiate(c, simplify=True), None
-    except ImportError as e:  # the simplifier is being written by another helper
-        return None, f"{type(e).__name__}: {e}"
-
-
 def _sizes(c: Circuit) -> dict:
     m = measures(c)
     m.pop("ops")
@@ -47,7 +39,7 @@ def warm_up() -> float:
     tiny = generate.random_dag(50)
     backward_propagate(tiny)
     forward_propagate(tiny)
-    _simplified(tiny)
+    differentiate(tiny, simplify=True)
     codec.from_msgpack(codec.to_msgpack(tiny, packed=True))
     codec.from_json(codec.to_json(tiny))
     return time.perf_counter() - t
@@ -65,13 +57,10 @@ def our_stages(c: Circuit, x0: np.ndarray, X: np.ndarray) -> dict:
 
     raw = timed(lambda: backward_propagate(c), min_total=2.0, max_reps=5)
     r["backward_raw"], r["raw"] = raw["median"], _sizes(raw["result"])
-    grad = raw["result"]
-    run = timed(lambda: _simplified(c), min_total=2.0, max_reps=5)
-    G, r["simplify_error"] = run["result"]
-    if G is not None:
-        r["backward_simplified"], grad = run["median"], G.circuit
-        r["simplified"] = _sizes(grad)
-    del raw, run, G
+    run = timed(lambda: differentiate(c, simplify=True), min_total=2.0, max_reps=5)
+    r["backward_simplified"], grad = run["median"], run["result"].circuit
+    r["simplified"] = _sizes(grad)
+    del raw, run
     gc.collect()
 
     wrt = list(c.inputs[:FORWARD_INPUTS])
@@ -111,9 +100,7 @@ def our_memory(c: Circuit, simplified: bool) -> dict:
     before, peak_before = current_rss_mb(), peak_rss_mb()
     t = time.perf_counter()
     if simplified:
-        G, error = _simplified(c)
-        if G is None:
-            return {"error": error}
+        differentiate(c, simplify=True)
     else:
         backward_propagate(c)
     elapsed = time.perf_counter() - t

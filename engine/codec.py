@@ -14,12 +14,10 @@ The formats are described in docs/circuit-formats.md. Every decoding error is a
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import math
 import sys
 from collections.abc import Mapping
-from contextlib import contextmanager
 from pathlib import Path
 
 import msgpack
@@ -27,10 +25,12 @@ import numpy as np
 import orjson
 
 from . import ops
+from .checks import NONFINITE
 from .circuit import Circuit
 from .errors import CircuitError, ErrorItem
+from .gcpause import gc_paused
 from .packed import PACKED_FORMAT, canonical_gates, from_packed, gate_labels, to_packed
-from .validate import NONFINITE, ROW_FORMAT, from_rows
+from .validate import ROW_FORMAT, from_rows
 
 __all__ = [
     "from_document",
@@ -49,19 +49,6 @@ __all__ = [
 
 PACKED_THRESHOLD = 10_000  # gates above which to_msgpack writes the packed form by default
 _OP_NAMES = np.array([op.name for op in ops.OPS], dtype=object)
-
-
-@contextmanager
-def gc_paused():
-    """Building a million small containers triggers the collector again and again for
-    nothing (they are all alive); pausing it makes big documents load several times faster."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 # -- documents ---------------------------------------------------------------------------

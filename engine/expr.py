@@ -5,7 +5,7 @@
     c = build(f, names=["f"])          # or build({"f": f})
 
 An ``Expr`` is an immutable symbolic value; nothing is built until ``build``, which lowers
-the expressions into a ``CircuitBuilder`` (the rules are in ``lower`` below and in
+the expressions into a ``CircuitBuilder`` (``lowering.py``; the rules are in
 docs/expressions.md). Arithmetic keeps linear combinations and products symbolic so that
 ``a + b - 3*c + 5`` becomes ONE ``add`` gate with coefficients and ``a*b*c`` one ``mul``.
 Operators on two numbers are folded at once (IEEE-754, never raising); functions such as
@@ -17,11 +17,8 @@ one group only, and its circuit's inputs are the whole group in creation order.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import itertools
 import numbers
-import struct
 from collections.abc import Mapping
 
 import numpy as np
@@ -29,9 +26,9 @@ import numpy as np
 from .builder import CircuitBuilder, check_input_name
 from .circuit import Circuit
 from .errors import CircuitError, pointer
+from .lowering import INPUT, LIN, MUL, OP, lower
 from .ops import BY_NAME
 
-_INPUT, _LIN, _MUL, _OP = range(4)  # Expr kinds
 _SERIALS = itertools.count()
 
 
@@ -51,7 +48,7 @@ class Context:
         e = self._exprs.get(name)
         if e is None:
             check_input_name(name, pointer("inputs", len(self.names)))
-            e = Expr(_INPUT, self, (), float(len(self.names)))
+            e = Expr(INPUT, self, (), float(len(self.names)))
             self._exprs[name] = e
             self.names.append(name)
         return e
@@ -79,14 +76,14 @@ class Expr:
 
     @property
     def is_const(self) -> bool:
-        return self.kind == _LIN and not self.items
+        return self.kind == LIN and not self.items
 
     def __repr__(self) -> str:
-        if self.kind == _INPUT:
+        if self.kind == INPUT:
             return f"<Expr input {self.ctx.names[int(self.value)]!r}>"
         if self.is_const:
             return f"<Expr const {self.value!r}>"
-        what = {_LIN: "linear combination", _MUL: "product", _OP: self.name}[self.kind]
+        what = {LIN: "linear combination", MUL: "product", OP: self.name}[self.kind]
         return f"<Expr {what} of {len(self.items)}>"
 
     # -- arithmetic ------------------------------------------------------------------
@@ -143,7 +140,7 @@ class Expr:
 # -- constructors ----------------------------------------------------------------------
 def const(value) -> Expr:
     """A constant (belongs to no input group, so it combines with any)."""
-    return Expr(_LIN, None, (), float(value))
+    return Expr(LIN, None, (), float(value))
 
 
 def inputs(names) -> tuple[Expr, ...]:
@@ -163,7 +160,7 @@ def _coerce(v) -> Expr | None:
     if isinstance(v, Expr):
         return v
     if isinstance(v, numbers.Real):
-        return Expr(_LIN, None, (), float(v))
+        return Expr(LIN, None, (), float(v))
     return None
 
 
@@ -199,19 +196,19 @@ def _combine(a: Expr, ca: float, b: Expr, cb: float) -> Expr:
             offset += c * e.value
         else:
             items.append((e, c))
-    return Expr(_LIN, _ctx(a, b), tuple(items), offset)
+    return Expr(LIN, _ctx(a, b), tuple(items), offset)
 
 
 def _scale(e: Expr, c: float) -> Expr:
     if e.is_const:
         return const(c * e.value)
-    return Expr(_LIN, e.ctx, ((e, c),), 0.0)
+    return Expr(LIN, e.ctx, ((e, c),), 0.0)
 
 
 def _split_scale(e: Expr) -> tuple[float, Expr]:
     """(c, u) with e = c·u, pulling out the factor of a lone scaled term."""
     c = 1.0
-    while e.kind == _LIN and len(e.items) == 1 and e.value == 0.0:
+    while e.kind == LIN and len(e.items) == 1 and e.value == 0.0:
         e, k = e.items[0]
         c *= k
     return c, e
@@ -226,9 +223,9 @@ def _multiply(a: Expr, b: Expr) -> Expr:
         return _scale(a, b.value)
     ca, ua = _split_scale(a)
     cb, ub = _split_scale(b)
-    prod = Expr(_MUL, _ctx(a, b), (ua, ub), 0.0)
+    prod = Expr(MUL, _ctx(a, b), (ua, ub), 0.0)
     c = ca * cb
-    return prod if c == 1.0 else Expr(_LIN, prod.ctx, ((prod, c),), 0.0)
+    return prod if c == 1.0 else Expr(LIN, prod.ctx, ((prod, c),), 0.0)
 
 
 def _divide(a: Expr, b: Expr) -> Expr:
@@ -236,7 +233,7 @@ def _divide(a: Expr, b: Expr) -> Expr:
         return _fold(np.divide, a.value, b.value)
     if a.is_const and a.value == 1.0:
         return _apply("recip", b)
-    return Expr(_OP, _ctx(a, b), (a, b), 0.0, "div")
+    return Expr(OP, _ctx(a, b), (a, b), 0.0, "div")
 
 
 def _power(base: Expr, p: Expr) -> Expr:
@@ -251,12 +248,12 @@ def _power(base: Expr, p: Expr) -> Expr:
         return _apply("square", base)
     if p.value == -1.0:
         return _apply("recip", base)
-    return Expr(_OP, base.ctx, (base,), p.value, "pow")
+    return Expr(OP, base.ctx, (base,), p.value, "pow")
 
 
 def _apply(op_name: str, e, param: float = 0.0) -> Expr:
     e = _as_expr(e)
-    return Expr(_OP, e.ctx, (e,), param, op_name)
+    return Expr(OP, e.ctx, (e,), param, op_name)
 
 
 def _unary(op_name: str, py_name: str | None = None):
@@ -363,215 +360,9 @@ def build(*exprs, names=None, inputs=None) -> Circuit:
 
 def _input_name(v, ctx: Context | None, i: int) -> str:
     if isinstance(v, Expr):
-        if v.kind != _INPUT:
+        if v.kind != INPUT:
             raise CircuitError("inputs= lists input expressions or names", f"/inputs/{i}")
         if ctx is not None and v.ctx is not ctx:
             raise CircuitError("an input from a different inputs() group", f"/inputs/{i}")
         return v.ctx.names[int(v.value)]
     return v
-
-
-# -- lowering --------------------------------------------------------------------------
-_ADD, _NEG, _MULC = BY_NAME["add"].code, BY_NAME["neg"].code, BY_NAME["mul"].code
-_CODE = {op.name: op.code for op in BY_NAME.values()}
-
-
-def lower(b: CircuitBuilder, outputs: list[Expr], vertex_of_input: list[int]) -> list[int]:
-    """Add the gates computing ``outputs`` to ``b``; their vertices.
-
-    Rules (docs/expressions.md):
-    - a linear combination (product) used exactly once, by another linear combination
-      (product), is merged into it; used more than once, it is one vertex of its own;
-    - equal sub-expressions are one node, so equal terms merge their coefficients
-      (``sin(x) + sin(x)`` is ``2·sin(x)``); terms whose coefficient is 0 are dropped;
-    - a combination lowers to its term when that is ``1·u``, to ``neg u`` for ``-1·u``, to a
-      constant when no term is left, else to one ``add`` whose constant offset is the
-      coefficient of a ``const 1`` argument, last;
-    - only what an output reaches is emitted: constants first, then gates by depth (then in
-      order of creation), the layered order of the lecture's figures.
-    Every pass is a loop (an expression is created after its operands, so the creation
-    serial is a topological order): depth is not limited by Python's recursion.
-    """
-    with gc_paused():
-        merged, nodes = _uses(outputs)
-        nodes.sort(key=_serial)  # operands first
-        plan = _Plan(vertex_of_input)
-        node_of: dict[int, int] = {}
-        for e in nodes:
-            if id(e) not in merged:
-                node_of[id(e)] = plan.node(e, merged, node_of)
-        return plan.emit(b, [node_of[id(e)] for e in outputs])
-
-
-@contextlib.contextmanager
-def gc_paused():
-    """Pause the cyclic garbage collector: building allocates many small acyclic objects,
-    and the collections that this triggers would cost more than the building itself."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-_bits = struct.Struct("<d").pack  # constants are equal when their bits are
-
-
-def _serial(e: Expr) -> int:
-    return e.serial
-
-
-def _uses(outputs: list[Expr]):
-    """(ids of the expressions merged into their only user, every reachable Expr)."""
-    refs: dict[int, int] = {}
-    nested: set[int] = set()  # combinations inside a combination, products inside a product
-    nodes: list[Expr] = []
-    stack: list[Expr] = []
-    for e in outputs:
-        k = id(e)
-        if k in refs:
-            refs[k] += 1
-        else:
-            refs[k] = 1
-            stack.append(e)
-    while stack:
-        e = stack.pop()
-        nodes.append(e)
-        kind = e.kind
-        if kind == _INPUT:
-            continue
-        for c in [t for t, _ in e.items] if kind == _LIN else e.items:
-            k = id(c)
-            r = refs.get(k)
-            if r is None:
-                refs[k] = 1
-                stack.append(c)
-                if c.kind == kind and kind != _OP:
-                    nested.add(k)
-            else:
-                refs[k] = r + 1
-    return {k for k in nested if refs[k] == 1}, nodes
-
-
-class _Plan:
-    """Nodes before emission, hash-consed: an input (its vertex, an int), a constant (its
-    value, a float) or a gate (code, argument nodes, coeffs, param)."""
-
-    def __init__(self, vertex_of_input: list[int]):
-        self.vertex_of_input = vertex_of_input
-        self.data: list = []
-        self.depth: list[int] = []
-        self.seen: dict = {}  # gate key / constant bits / input vertex -> node
-
-    def _leaf(self, key, value) -> int:
-        n = self.seen.get(key)
-        if n is None:
-            n = self.seen[key] = len(self.data)
-            self.data.append(value)
-            self.depth.append(0)
-        return n
-
-    def const(self, value: float) -> int:
-        return self._leaf(_bits(value), float(value))
-
-    def gate(self, code: int, args: tuple, coeffs, param: float) -> int:
-        key = (code, args, coeffs, param)
-        n = self.seen.get(key)
-        if n is None:
-            n = self.seen[key] = len(self.data)
-            depth = self.depth
-            self.data.append(key)
-            if len(args) == 1:
-                depth.append(depth[args[0]] + 1)
-            else:
-                depth.append(1 + max([depth[a] for a in args]))
-        return n
-
-    def node(self, e: Expr, merged: set[int], node_of: dict[int, int]) -> int:
-        kind = e.kind
-        if kind == _OP:
-            args = tuple([node_of[id(a)] for a in e.items])
-            return self.gate(_CODE[e.name], args, None, e.value)
-        if kind == _MUL:
-            factors = []
-            stack = list(reversed(e.items))
-            while stack:
-                f = stack.pop()
-                if id(f) in merged:
-                    stack.extend(reversed(f.items))
-                else:
-                    factors.append(node_of[id(f)])
-            return self.gate(_MULC, tuple(factors), None, 0.0)
-        if kind == _INPUT:
-            v = self.vertex_of_input[int(e.value)]
-            if v < 0:
-                name = e.ctx.names[int(e.value)]
-                raise CircuitError(f"input {name!r} is used but not in inputs=", "/inputs")
-            return self._leaf(("input", v), v)
-        terms, offset = self._terms(e, merged, node_of)
-        if not terms:
-            return self.const(offset)
-        if offset == 0.0 and len(terms) == 1:
-            ((n, c),) = terms.items()
-            if c == 1.0:
-                return n  # 1·u is u
-            if c == -1.0:
-                return self.gate(_NEG, (n,), None, 0.0)
-        if offset != 0.0:
-            terms[self.const(1.0)] = offset  # (a term of its own: no input is a constant)
-        return self.gate(_ADD, tuple(terms), tuple(terms.values()), 0.0)
-
-    def _terms(self, e: Expr, merged: set[int], node_of: dict[int, int]):
-        """({node: coefficient} in order of first appearance, without zeros; offset) of a
-        combination: the combinations merged into it expanded, constants in the offset."""
-        data = self.data
-        offset = e.value
-        items = e.items
-        if len(items) == 1 and id(items[0][0]) not in merged:  # the common c·u + offset
-            n, c = node_of[id(items[0][0])], items[0][1]
-            if type(data[n]) is float:
-                return {}, offset + c * data[n]
-            return ({n: c} if c != 0.0 else {}), offset
-        terms: dict[int, float] = {}
-        stack = list(reversed(items))
-        while stack:
-            t, c = stack.pop()
-            if id(t) in merged:
-                offset += c * t.value
-                stack.extend([(u, c * k) for u, k in reversed(t.items)])
-            else:
-                n = node_of[id(t)]
-                if type(data[n]) is float:  # a shared combination that is a constant
-                    offset += c * data[n]
-                else:
-                    terms[n] = terms.get(n, 0.0) + c
-        return {n: c for n, c in terms.items() if c != 0.0}, offset
-
-    def emit(self, b: CircuitBuilder, roots: list[int]) -> list[int]:
-        """What the roots reach: constants first, then gates level by level."""
-        data, depth = self.data, self.depth
-        live = bytearray(len(data))
-        for r in roots:
-            live[r] = 1
-        gates = []
-        for n in range(len(data) - 1, -1, -1):  # arguments have smaller numbers
-            if live[n] and type(data[n]) is tuple:
-                gates.append(n)
-                for a in data[n][1]:
-                    live[a] = 1
-        gates.reverse()
-        gates.sort(key=depth.__getitem__)  # stable: creation order within a level
-        vertex = [-1] * len(data)
-        for n in [a for g in gates for a in data[g][1]] + roots:  # constants by first use
-            d = data[n]
-            if type(d) is int:
-                vertex[n] = d
-            elif type(d) is float and vertex[n] < 0:
-                vertex[n] = b.const(d)
-        add = b._add
-        for n in gates:
-            code, args, coeffs, param = data[n]
-            vertex[n] = add(code, tuple([vertex[a] for a in args]), coeffs, param, None)
-        return [vertex[r] for r in roots]

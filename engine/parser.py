@@ -19,7 +19,8 @@ import re
 
 from .circuit import Circuit
 from .errors import CircuitError, pointer
-from .expr import Context, Expr, build, const, function, gc_paused
+from .expr import Context, Expr, build, const, function
+from .gcpause import gc_paused
 from .ops import BY_NAME
 
 MAX_LENGTH = 1 << 20  # characters (bytes for bytes input)
