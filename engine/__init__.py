@@ -6,50 +6,40 @@ applied op by op) ← ``sweeps``/``propagate`` (forward and backward) ← ``grad
 auto mode, certificate); ``simplify``, ``evaluate``, ``codec``/``validate``/``packed``,
 ``builder``/``expr``/``parser``, ``measures`` beside them.
 
-Public names are imported lazily, so ``import circuitgrad.engine`` stays cheap.
+The public names are imported here explicitly; some share a name with their module
+(``simplify``, ``evaluate``, ``gradient``, ``measures``), and importing them last makes the
+package attribute the function whatever imported the module first.
 """
 
-from importlib import import_module
+from .builder import CircuitBuilder
+from .circuit import Circuit
+from .codec import (
+    content_id,
+    dump,
+    from_document,
+    from_json,
+    from_msgpack,
+    load,
+    to_document,
+    to_json,
+    to_msgpack,
+    to_packed,
+)
+from .errors import Cancelled, CircuitError, ErrorItem
+from .expr import Expr, build, inputs
+from .ops import OPS
+from .parser import parse_expression
+from .propagate import backward_propagate, forward_propagate
 
-_EXPORTS = {
-    "Circuit": "circuit",
-    "CircuitError": "errors",
-    "ErrorItem": "errors",
-    "Cancelled": "errors",
-    "OPS": "ops",
-    "from_document": "codec",
-    "to_document": "codec",
-    "from_json": "codec",
-    "to_json": "codec",
-    "from_msgpack": "codec",
-    "to_msgpack": "codec",
-    "to_packed": "codec",
-    "content_id": "codec",
-    "load": "codec",
-    "dump": "codec",
-    "inputs": "expr",
-    "build": "expr",
-    "Expr": "expr",
-    "parse_expression": "parser",
-    "CircuitBuilder": "builder",
-    "forward_propagate": "propagate",
-    "backward_propagate": "propagate",
-    "differentiate": "gradient",
-    "gradient": "gradient",
-    "Gradient": "gradient",
-    "ENGINE_VERSION": "gradient",
-    "simplify": "simplify",
-    "evaluate": "evaluate",
-    "evaluate_reference": "evaluate",
-    "measures": "measures",
-}
+from .evaluate import evaluate, evaluate_reference  # isort: skip
+from .gradient import ENGINE_VERSION, Gradient, differentiate, gradient  # isort: skip
+from .measures import measures  # isort: skip
+from .simplify import simplify  # isort: skip
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = [
+    "ENGINE_VERSION", "OPS", "Cancelled", "Circuit", "CircuitBuilder", "CircuitError",
+    "ErrorItem", "Expr", "Gradient", "backward_propagate", "build", "content_id",
+    "differentiate", "dump", "evaluate", "evaluate_reference", "forward_propagate",
+    "from_document", "from_json", "from_msgpack", "gradient", "inputs", "load", "measures",
+    "parse_expression", "simplify", "to_document", "to_json", "to_msgpack", "to_packed",
+]  # fmt: skip

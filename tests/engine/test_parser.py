@@ -377,6 +377,8 @@ def python_value(t, xs):
     if t[0] in ("+", "-", "*", "/", "**"):
         a = python_value(t[1], xs)
         b = t[2] if t[0] == "**" else python_value(t[2], xs)
+        if t[0] == "**" and not isinstance(a, E.Expr):
+            return float(np.power(a, b))  # numbers fold with the op table's pow (np.power)
         return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
                 "/": lambda: a / b, "**": lambda: a**b}[t[0]]()  # fmt: skip
     a = python_value(t[1], xs)
