@@ -64,9 +64,12 @@ def new_gate(capacity):
 
 
 @alloc
-def new_built(vertices, wires):
+def new_built(vertices, wires, interned):
+    """Room for ``vertices`` and ``wires``; a table for ``interned`` gates at most, kept
+    at most two-thirds full (probes stay within a cache line or two; a smaller table
+    misses the cache less)."""
     slots = 16
-    while slots < 2 * vertices:
+    while 2 * slots < 3 * interned:
         slots *= 2
     return Built(
         np.empty(vertices, np.uint8),

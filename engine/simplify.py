@@ -27,7 +27,6 @@ from . import ops, rewrite
 from .circuit import INDEX, Circuit
 from .errors import CircuitError, pointer
 from .rewrite import COPY, append, apply_rules, inline, intern, njit
-from .sweeps import reach_backward
 
 INPUT, CONST = ops.INPUT.code, ops.CONST.code
 MAX_REWRITES = 64  # per gate; every rule shrinks the gate, so this bound never binds
@@ -46,21 +45,31 @@ MAX_ARGS = np.array([-1 if op.max_args is None else op.max_args for op in ops.OP
 def load(g, v, op, offsets, args, coeffs, param, remap):
     """Source gate v into g, arguments renumbered, parameter and coefficients kept only
     where its op has them, add/mul arguments sorted by vertex. False if malformed."""
+    if not well_formed(v, op, offsets, args):
+        return False
     code = op[v]
     n = offsets[v + 1] - offsets[v]
-    if code == INPUT or code >= N_OPS or n < MIN_ARGS[code] or 0 <= MAX_ARGS[code] < n:
-        return False
     with_coeffs = HAS_COEFFS[code]
     g.code[0], g.n[0] = code, n
     g.param[0] = param[v] if HAS_PARAM[code] else 0.0
     for i in range(n):
-        a = args[offsets[v] + i]
-        if a < 0 or a >= v:
-            return False
-        g.args[i] = remap[a]
+        g.args[i] = remap[args[offsets[v] + i]]
         g.coeffs[i] = coeffs[offsets[v] + i] if with_coeffs else 1.0
     if COMMUTATIVE[code]:
         sort_args(g.args, g.coeffs, n)
+    return True
+
+
+@inline
+def well_formed(v, op, offsets, args):
+    """A known gate op, an arity it allows, arguments that are earlier vertices."""
+    code = op[v]
+    n = offsets[v + 1] - offsets[v]
+    if code == INPUT or code >= N_OPS or n < MIN_ARGS[code] or 0 <= MAX_ARGS[code] < n:
+        return False
+    for w in range(offsets[v], offsets[v + 1]):
+        if args[w] < 0 or args[w] >= v:
+            return False
     return True
 
 
@@ -111,9 +120,31 @@ def rewrite_gate(g, out):
 
 
 @njit
-def sweep_gates(n_inputs, op, offsets, args, coeffs, param, out, g, remap, origin):
-    """Every source gate in order; the first malformed gate's vertex, or -1."""
+def reach_outputs(live, n_inputs, offsets, args, outputs):
+    """Vertices some output depends on, inputs included. Raw gradients carry many dead
+    gates (unused rule gates, parts of the source copy); dropping them before the sweep
+    spares it their loads, rules and lookups. A misplaced argument is not followed here
+    (the sweep reports its gate)."""
+    live[:n_inputs] = True
+    for y in outputs:
+        live[y] = True
+    for v in range(len(live) - 1, n_inputs - 1, -1):
+        if live[v]:
+            for w in range(offsets[v], offsets[v + 1]):
+                if 0 <= args[w] < v:
+                    live[args[w]] = True
+
+
+@njit
+def sweep_gates(n_inputs, op, offsets, args, coeffs, param, live, out, g, remap, origin):
+    """Every live source gate in order (dead ones only checked: remap -1); the first
+    malformed gate's vertex, or -1."""
     for v in range(n_inputs, len(op)):
+        if not live[v]:
+            remap[v] = -1
+            if not well_formed(v, op, offsets, args):
+                return v
+            continue
         if not load(g, v, op, offsets, args, coeffs, param, remap):
             return v
         rewrite_gate(g, out)
@@ -169,21 +200,23 @@ def make_sweep(key: str):
     op table or rule from running a stale kernel."""
 
     @numba.njit(cache=True, error_model="numpy")
-    def sweep(n_inputs, op, offsets, args, coeffs, param):
+    def sweep(n_inputs, op, offsets, args, coeffs, param, outputs):
         """(built, remap: source vertex -> built vertex, origin: built vertex -> the
         source vertex that created it, first malformed gate or -1)."""
         key  # noqa: B018 -- see above
         V = len(op)
-        out = rewrite.new_built(V, len(args))
         remap = np.empty(V, np.int64)
         origin = np.full(V, -1, np.int64)
+        live = np.zeros(V, np.bool_)
+        reach_outputs(live, n_inputs, offsets, args, outputs)
+        out = rewrite.new_built(V, len(args), live.sum())
         for v in range(n_inputs):  # inputs stay as they are, outside the sharing table
             remap[v] = origin[v] = append(out, INPUT, 0.0, args, coeffs, 0)
         max_arity = 1
         for v in range(V):
             max_arity = max(max_arity, offsets[v + 1] - offsets[v])
         g = rewrite.new_gate(max_arity)
-        bad = sweep_gates(n_inputs, op, offsets, args, coeffs, param, out, g, remap, origin)
+        bad = sweep_gates(n_inputs, op, offsets, args, coeffs, param, live, out, g, remap, origin)
         return out, remap, origin, bad
 
     return sweep
@@ -200,7 +233,9 @@ def simplify(c: Circuit) -> Circuit:
         raise CircuitError(f"too many vertices to simplify ({V})", pointer("gates"))
     if len(c.outputs) and (c.outputs.min() < 0 or c.outputs.max() >= V):
         raise CircuitError("an output is not a vertex of the circuit", pointer("outputs"))
-    built, remap, origin, bad = _sweep(c.n_inputs, c.op, c.arg_offsets, c.args, c.coeffs, c.param)
+    built, remap, origin, bad = _sweep(
+        c.n_inputs, c.op, c.arg_offsets, c.args, c.coeffs, c.param, c.outputs
+    )
     if bad >= 0:
         raise CircuitError(
             "malformed gate: unknown op, wrong number of arguments or an argument that "
@@ -208,29 +243,60 @@ def simplify(c: Circuit) -> Circuit:
             pointer("gates", int(bad) - c.n_inputs),
         )
     count, wires = (int(x) for x in built.size)
-    offsets, args = built.offsets[: count + 1], built.args[:wires]
     outputs = remap[c.outputs]
-
-    seeds = np.zeros(count, bool)
-    seeds[: c.n_inputs] = True
-    seeds[outputs] = True
-    live = reach_backward(offsets, args, seeds)
-    new_id = np.cumsum(live, dtype=INDEX) - 1
-    arity = np.diff(offsets)
-    live_wires = np.repeat(live, arity)
-    new_offsets = np.zeros(int(live.sum()) + 1, INDEX)
-    np.cumsum(arity[live], out=new_offsets[1:])
+    op, offsets, args, coeffs, param, live, new_id = compact(
+        c.n_inputs,
+        built.op[:count],
+        built.offsets[: count + 1],
+        built.args[:wires],
+        built.coeffs[:wires],
+        built.param[:count],
+        outputs,
+    )
     return Circuit.from_arrays(
         c.inputs,
-        built.op[:count][live],
-        new_offsets,
-        new_id[args[live_wires]],
-        built.coeffs[:wires][live_wires],
-        built.param[:count][live],
+        op,
+        offsets,
+        args,
+        coeffs,
+        param,
         new_id[outputs],
         c.output_names,
         _surviving_labels(c.labels, remap, origin, live, new_id),
     )
+
+
+@numba.njit(cache=True)
+def compact(n_inputs, op, offsets, args, coeffs, param, outputs):
+    """The vertices an output (or nothing: inputs) depends on, renumbered in order:
+    (op, offsets, args, coeffs, param, live, new_id)."""
+    live = np.zeros(len(op), np.bool_)
+    live[:n_inputs] = True
+    live[outputs] = True
+    kept, kept_wires = 0, 0
+    for v in range(len(op) - 1, -1, -1):
+        if live[v]:
+            kept += 1
+            kept_wires += offsets[v + 1] - offsets[v]
+            for w in range(offsets[v], offsets[v + 1]):
+                live[args[w]] = True
+    new_id = np.full(len(op), -1, np.int64)
+    new_op = np.empty(kept, np.uint8)
+    new_param = np.empty(kept)
+    new_offsets = np.zeros(kept + 1, np.int64)
+    new_args = np.empty(kept_wires, np.int64)
+    new_coeffs = np.empty(kept_wires)
+    u, k = 0, 0
+    for v in range(len(op)):
+        if live[v]:
+            new_id[v] = u
+            new_op[u], new_param[u] = op[v], param[v]
+            for w in range(offsets[v], offsets[v + 1]):
+                new_args[k], new_coeffs[k] = new_id[args[w]], coeffs[w]
+                k += 1
+            u += 1
+            new_offsets[u] = k
+    return new_op, new_offsets, new_args, new_coeffs, new_param, live, new_id
 
 
 def _surviving_labels(labels, remap, origin, live, new_id) -> dict[int, str]:
@@ -242,5 +308,7 @@ def _surviving_labels(labels, remap, origin, live, new_id) -> dict[int, str]:
     names = list(labels.values())
     ok = (vertices >= 0) & (vertices < len(remap))
     built = remap[np.where(ok, vertices, 0)]
+    ok &= built >= 0  # a dead source vertex
+    built = np.where(ok, built, 0)
     ok &= (origin[built] == vertices) & live[built]
     return {int(new_id[u]): names[i] for i, u in enumerate(built) if ok[i]}
