@@ -5,14 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
-from . import sweeps
 from .circuit import Circuit
 from .errors import CircuitError
 from .measures import measures
 from .predict import predicted_sizes
-from .propagate import propagate, resolve
+from .propagate import activity, propagate, resolve
 
 ENGINE_VERSION = "1"  # bump when results for the same request may differ
 MODES = ("backward", "forward", "auto")
@@ -44,13 +41,7 @@ class Gradient:
 def choose_mode(c: Circuit, wrt=None, of=None) -> tuple[str, dict]:
     """The mode whose raw result is predicted smaller (backward on a tie)."""
     xs, fs = resolve(c, wrt, of)
-    seeds = np.zeros(c.n_vertices, bool)
-    seeds[xs] = True
-    depends = sweeps.reach_forward(c.arg_offsets, c.args, seeds)
-    seeds[:] = False
-    seeds[c.outputs[fs]] = True
-    needed = sweeps.reach_backward(c.arg_offsets, c.args, seeds)
-    sizes = predicted_sizes(c, xs, fs, depends, needed)
+    sizes = predicted_sizes(c, xs, fs, *activity(c, xs, fs))
     return ("forward" if sizes["forward"] < sizes["backward"] else "backward"), sizes
 
 

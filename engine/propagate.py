@@ -54,6 +54,16 @@ def resolve(c: Circuit, wrt=None, of=None) -> tuple[list[int], list[int]]:
     return xs, fs
 
 
+def activity(c: Circuit, xs, fs) -> tuple[np.ndarray, np.ndarray]:
+    """(vertices that depend on a ``wrt`` input, vertices some chosen output needs)."""
+    seeds = np.zeros(c.n_vertices, bool)
+    seeds[xs] = True
+    depends = sweeps.reach_forward(c.arg_offsets, c.args, seeds)
+    seeds[:] = False
+    seeds[c.outputs[fs]] = True
+    return depends, sweeps.reach_backward(c.arg_offsets, c.args, seeds)
+
+
 def gradient_names(c: Circuit, xs, fs) -> list[str]:
     return [f"d{c.output_names[i]}/d{c.inputs[j]}" for i in fs for j in xs]
 
@@ -144,12 +154,7 @@ def propagate(
     xs, fs = resolve(c, wrt, of)
     tick = _hooks(progress, should_stop)
     tick(0.0)
-    seeds = np.zeros(c.n_vertices, bool)
-    seeds[xs] = True
-    depends = sweeps.reach_forward(c.arg_offsets, c.args, seeds)  # on some wrt input
-    seeds[:] = False
-    seeds[c.outputs[fs]] = True
-    needed = sweeps.reach_backward(c.arg_offsets, c.args, seeds)  # by some chosen output
+    depends, needed = activity(c, xs, fs)
     active = depends & needed
     P = wire_partials_of(c, active)
     tick(0.1)
@@ -172,39 +177,12 @@ def propagate(
     for k, seed in enumerate(seeds_list):
         buf.reserve(*per_sweep)
         deriv[:] = sweeps.NONE
+        shared = (P_arrays, buf.tuple, 0, _CODES, deriv, dscale, tv, tc, scratch)
         if mode == "forward":
-            sweeps.forward_sweep(
-                seed,
-                c.arg_offsets,
-                c.args,
-                needed,
-                P_arrays,
-                buf.tuple,
-                0,
-                _CODES,
-                deriv,
-                dscale,
-                tv,
-                tc,
-                scratch,
-            )
+            sweeps.forward_sweep(seed, c.arg_offsets, c.args, needed, *shared)
             results[k] = [(int(deriv[c.outputs[i]]), dscale[c.outputs[i]]) for i in fs]
         else:
-            sweeps.backward_sweep(
-                seed,
-                consumer,
-                rev_off,
-                depends,
-                P_arrays,
-                buf.tuple,
-                0,
-                _CODES,
-                deriv,
-                dscale,
-                tv,
-                tc,
-                scratch,
-            )
+            sweeps.backward_sweep(seed, consumer, rev_off, depends, *shared)
             results[k] = [(int(deriv[x]), dscale[x]) for x in xs]
         tick(0.1 + 0.9 * (k + 1) / len(seeds_list))
     if mode == "forward":  # results[j][i] = ∂f_i/∂x_j; emit row-major over (i, j)
