@@ -28,6 +28,9 @@ from collections import namedtuple
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from . import ops
 
@@ -146,16 +149,43 @@ def append(out, code, param, args, coeffs, n):
 
 
 @inline
-def intern(out, g):
-    """The vertex of ``out`` that computes g: an equal one if any, else a new one."""
+def gate_hash(g):
+    return content_hash(g.code[0], g.param.view(np.int64)[0], g.args, g.coeffs, g.n[0])
+
+
+@inline
+def intern(out, g, h):
+    """The vertex of ``out`` that computes g (whose hash is h): an equal one if any, else
+    a new one."""
     code, param_bits, n = g.code[0], g.param.view(np.int64)[0], g.n[0]
-    h = content_hash(code, param_bits, g.args, g.coeffs, n)
     u, slot = find(out, code, param_bits, g.args, g.coeffs, n, h)
     if u >= 0:
         return u
     v = append(out, code, g.param[0], g.args, g.coeffs, n)
     out.table[slot] = (h & ~_LOW) | np.uint64(v + 1)
     return v
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Start fetching ``array[index]`` into the cache (LLVM's prefetch: read, keep)."""
+
+    def codegen(context, builder, signature, arguments):
+        array_type = signature.args[0]
+        view = context.make_array(array_type)(context, builder, arguments[0])
+        item = cgutils.get_item_pointer(context, builder, array_type, view, [arguments[1]])
+        byte_pointer, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        function_type = ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32])
+        function = cgutils.get_or_insert_function(builder.module, function_type, "llvm.prefetch.p0")
+        builder.call(function, [builder.bitcast(item, byte_pointer), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
+
+
+@inline
+def prefetch_slot(out, h):
+    prefetch(out.table, np.int64(h & np.uint64(len(out.table) - 1)))
 
 
 @njit

@@ -26,10 +26,21 @@ import numpy as np
 from . import ops, rewrite
 from .circuit import INDEX, Circuit
 from .errors import CircuitError, pointer
-from .rewrite import COPY, append, apply_rules, inline, intern, njit
+from .rewrite import (
+    COPY,
+    append,
+    apply_rules,
+    gate_hash,
+    inline,
+    intern,
+    njit,
+    prefetch,
+    prefetch_slot,
+)
 
 INPUT, CONST = ops.INPUT.code, ops.CONST.code
 MAX_REWRITES = 64  # per gate; every rule shrinks the gate, so this bound never binds
+PREFETCH_AHEAD = 8  # gates: remap reads are cache misses on large circuits
 MAX_VERTICES = 2**32 - 2  # the sharing table keeps vertex + 1 in 32 bits
 
 N_OPS = len(ops.OPS)
@@ -135,26 +146,68 @@ def reach_outputs(live, n_inputs, offsets, args, outputs):
                     live[args[w]] = True
 
 
+@inline
+def reads(v, u, offsets, args):
+    """Source gate v has source vertex u as an argument."""
+    for w in range(offsets[v], offsets[v + 1]):
+        if args[w] == u:
+            return True
+    return False
+
+
+@inline
+def settle(out, g, h, v, remap, origin):
+    """Source gate v, rewritten into g (hash h), shared or appended."""
+    before = out.size[0]
+    remap[v] = intern(out, g, h)
+    if remap[v] == before:
+        origin[before] = v
+
+
 @njit
-def sweep_gates(n_inputs, op, offsets, args, coeffs, param, live, out, g, remap, origin):
+def sweep_gates(n_inputs, op, offsets, args, coeffs, param, live, out, g, held, remap, origin):
     """Every live source gate in order (dead ones only checked: remap -1); the first
-    malformed gate's vertex, or -1."""
+    malformed gate's vertex, or -1.
+
+    Lookups in remap and in the table are cache misses on large circuits: the remap
+    entries of gate v + PREFETCH_AHEAD's arguments are prefetched, and the table lookup
+    is pipelined: gate v's slot is prefetched once v is rewritten and hashed, and v is
+    held (in ``held``) while the next gate is loaded and rewritten, then settled. That
+    keeps the order of a plain sweep: a gate that reads the held one settles it first,
+    and a gate that became a constant is never held (a
+    rule may look that constant up)."""
+    pending, pending_hash = -1, np.uint64(0)
     for v in range(n_inputs, len(op)):
         if not live[v]:
             remap[v] = -1
             if not well_formed(v, op, offsets, args):
                 return v
             continue
+        ahead = min(v + PREFETCH_AHEAD, len(op) - 1)  # its arguments' remap entries
+        for w in range(offsets[ahead], offsets[ahead + 1]):
+            if 0 <= args[w] < len(op):
+                prefetch(remap, args[w])
+        if pending >= 0 and reads(v, pending, offsets, args):
+            settle(out, held, pending_hash, pending, remap, origin)
+            pending = -1
         if not load(g, v, op, offsets, args, coeffs, param, remap):
             return v
         rewrite_gate(g, out)
         if g.code[0] == COPY:
             remap[v] = g.args[0]
             continue
-        before = out.size[0]
-        remap[v] = intern(out, g)
-        if remap[v] == before:
-            origin[before] = v
+        h = gate_hash(g)
+        prefetch_slot(out, h)
+        if pending >= 0:
+            settle(out, held, pending_hash, pending, remap, origin)
+            pending = -1
+        if g.code[0] == CONST:
+            settle(out, g, h, v, remap, origin)
+        else:
+            g, held = held, g
+            pending, pending_hash = v, h
+    if pending >= 0:
+        settle(out, held, pending_hash, pending, remap, origin)
     return -1
 
 
@@ -215,8 +268,10 @@ def make_sweep(key: str):
         max_arity = 1
         for v in range(V):
             max_arity = max(max_arity, offsets[v + 1] - offsets[v])
-        g = rewrite.new_gate(max_arity)
-        bad = sweep_gates(n_inputs, op, offsets, args, coeffs, param, live, out, g, remap, origin)
+        g, held = rewrite.new_gate(max_arity), rewrite.new_gate(max_arity)
+        bad = sweep_gates(
+            n_inputs, op, offsets, args, coeffs, param, live, out, g, held, remap, origin
+        )
         return out, remap, origin, bad
 
     return sweep

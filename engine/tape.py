@@ -122,6 +122,7 @@ def compile_tape(c: Circuit) -> Tape:
 
 
 def _lower(c: Circuit, outputs, is_const, value, live) -> Tape:
+    V = c.n_vertices
     rep, fold = _fold_reductions(
         c.op, c.arg_offsets, c.args, c.coeffs, c.n_inputs, is_const, value, live, _KIND,
         _HAS_COEFFS,
@@ -129,13 +130,16 @@ def _lower(c: Circuit, outputs, is_const, value, live) -> Tape:
     rargs = rep[c.args]
     reduction = np.isin(_KIND, (SUM, PRODUCT))[c.op]
     reads = ~(is_const[rargs] & reduction[c.wire_owner()])  # folded constants read no slot
-    gate = live & ~is_const & (rep == np.arange(c.n_vertices))
+    gate = live & ~is_const & (rep == np.arange(V))
     gate[: c.n_inputs] = False
     sched = _schedule(c.arg_offsets, rargs, gate, outputs, rep)
-    pos, last_read = _last_reads(c.arg_offsets, rargs, reads, outputs, rep, sched)
+    pos, offsets, ids, reads, coeffs = _renumber(c.arg_offsets, rargs, reads, c.coeffs, sched, V)
+    held = rep[outputs]
+    out_ids = np.where(pos[held] >= 0, pos[held], len(sched) + held)
+    last_read = _last_reads(offsets, ids, reads, out_ids, len(sched) + V)
     ins, num, pre, n_slots = _emit(
-        c.op, c.arg_offsets, rargs, reads, c.coeffs, c.param, c.n_inputs, outputs, is_const,
-        value, _KIND, _HAS_PARAM, _HAS_COEFFS, fold, rep, sched, pos, last_read,
+        c.op[sched], c.param[sched], fold[sched], offsets, ids, reads, coeffs, out_ids,
+        c.n_inputs, is_const, value, _KIND, _HAS_PARAM, _HAS_COEFFS, last_read,
     )  # fmt: skip
     const_outputs = np.flatnonzero(is_const[outputs])
     return Tape(
@@ -277,24 +281,45 @@ def _schedule(arg_offsets, rargs, gate, outputs, rep):
 
 
 @numba.njit(cache=True)
-def _last_reads(arg_offsets, rargs, reads, outputs, rep, sched):
-    """(pos, last_read): each scheduled gate's position, and the position of the last read
-    of each value held in a slot (an output's own position if nothing else reads it; -1
-    for an input only stored). ``reads[w]``: wire w reads a slot (not a folded constant)."""
-    V = rep.shape[0]
+def _renumber(arg_offsets, rargs, reads, coeffs, sched, V):
+    """The scheduled gates' arguments in schedule order, as value ids: a gate is its
+    position in the schedule, a source (input or constant) L + its vertex, L the number of
+    gates. What follows then walks memory in schedule order, not all over the circuit.
+    Returns (pos, offsets, ids, reads, coeffs) with pos[v] the position of gate v or -1."""
+    L = sched.shape[0]
     pos = np.full(V, -1)
-    last_read = np.full(V, -1)
-    for i in range(sched.shape[0]):
-        v = sched[i]
-        pos[v] = i
-        for w in range(arg_offsets[v], arg_offsets[v + 1]):
-            if reads[w]:
-                last_read[rargs[w]] = i
-    for o in outputs:
-        r = rep[o]
-        if pos[r] >= 0:
-            last_read[r] = max(last_read[r], pos[r])
-    return pos, last_read
+    offsets = np.empty(L + 1, np.int64)
+    offsets[0] = 0
+    for i in range(L):
+        pos[sched[i]] = i
+        offsets[i + 1] = offsets[i] + arg_offsets[sched[i] + 1] - arg_offsets[sched[i]]
+    ids = np.empty(offsets[L], np.int64)
+    s_reads = np.empty(offsets[L], np.bool_)
+    s_coeffs = np.empty(offsets[L])
+    for i in range(L):
+        k = offsets[i]
+        for w in range(arg_offsets[sched[i]], arg_offsets[sched[i] + 1]):
+            u = rargs[w]
+            ids[k] = pos[u] if pos[u] >= 0 else L + u
+            s_reads[k] = reads[w]
+            s_coeffs[k] = coeffs[w]
+            k += 1
+    return pos, offsets, ids, s_reads, s_coeffs
+
+
+@numba.njit(cache=True)
+def _last_reads(offsets, ids, reads, out_ids, n_ids):
+    """The position of the last read of each value id held in a slot (a gate that is an
+    output: its own position if nothing else reads it; -1: an input only stored)."""
+    last_read = np.full(n_ids, -1)
+    for i in range(offsets.shape[0] - 1):
+        for k in range(offsets[i], offsets[i + 1]):
+            if reads[k]:
+                last_read[ids[k]] = i
+    for x in out_ids:
+        if x < offsets.shape[0] - 1:
+            last_read[x] = max(last_read[x], x)
+    return last_read
 
 
 @numba.njit(cache=True)
@@ -315,42 +340,43 @@ def _give(free, state, s):
 
 
 @numba.njit(cache=True)
-def _emit(op, arg_offsets, rargs, reads, coeffs, param, n_inputs, outputs, is_const, value,
-          kind, has_param, has_coeffs, fold, rep, sched, pos, last_read):  # fmt: skip
-    """(ins, num, pre, n_slots): the streams, slots allocated as the schedule runs."""
-    V = rep.shape[0]
-    n_reads = 0
-    for i in range(sched.shape[0]):
-        n_reads += arg_offsets[sched[i] + 1] - arg_offsets[sched[i]]
+def _emit(codes, params, folds, offsets, ids, reads, coeffs, out_ids, n_inputs, is_const,
+          value, kind, has_param, has_coeffs, last_read):  # fmt: skip
+    """(ins, num, pre, n_slots): the streams, slots allocated as the schedule runs. Gate i
+    of the schedule has op codes[i], parameter params[i], folded constants folds[i] and
+    arguments ids[offsets[i]:offsets[i + 1]] (value ids, see ``_renumber``)."""
+    L = codes.shape[0]
+    V = is_const.shape[0]  # value id L + u: source vertex u
+    n_reads = ids.shape[0]
     # each source is loaded once at most; every gate and store is one instruction
-    n_words = 3 * sched.shape[0] + n_reads + 3 * (n_inputs + n_reads + outputs.shape[0])
+    n_words = 3 * L + n_reads + 3 * (n_inputs + n_reads + out_ids.shape[0])
     ins = np.empty(n_words, np.int32)
-    num = np.empty(sched.shape[0] + 2 * n_reads)
-    pre = np.zeros(sched.shape[0] + n_inputs + n_reads + outputs.shape[0] + PREFETCH_PAD, np.int32)
-    slot = np.full(V, -1)
-    free = np.empty(V + 1, np.int64)
+    num = np.empty(L + 2 * n_reads)
+    pre = np.zeros(L + n_inputs + n_reads + out_ids.shape[0] + PREFETCH_PAD, np.int32)
+    slot = np.full(L + V, -1)
+    free = np.empty(L + V, np.int64)
     state = np.zeros(2, np.int64)
-    written = np.zeros(V + 1, np.int64)  # instruction that last wrote each slot
+    written = np.zeros(L + V, np.int64)  # instruction that last wrote each slot
     pc, fp, j = 0, 0, 0  # words, numbers, instructions emitted
     # stores, by the position of the gate whose value they copy (inputs -1, constants -2)
-    at = np.empty(outputs.shape[0], np.int64)
-    for q in range(outputs.shape[0]):
-        r = rep[outputs[q]]
-        at[q] = -2 if is_const[r] else pos[r]
+    at = np.empty(out_ids.shape[0], np.int64)
+    for q in range(out_ids.shape[0]):
+        x = out_ids[q]
+        at[q] = x if x < L else (-2 if is_const[x - L] else -1)
     order = np.argsort(at, kind="mergesort")
     q = 0
     while q < order.shape[0] and at[order[q]] == -2:
         q += 1  # constant outputs: filled outside the kernels
-    for i in range(-1, sched.shape[0]):
+    for i in range(-1, L):
         if i >= 0:
-            v = sched[i]
-            reduction = kind[op[v]] == SUM or kind[op[v]] == PRODUCT
-            for w in range(arg_offsets[v], arg_offsets[v + 1]):  # sources first read here
-                u = rargs[w]
-                if reads[w] and slot[u] < 0:
-                    slot[u] = _take(free, state)
-                    written[slot[u]] = j
-                    ins[pc], ins[pc + 1] = (LOAD_CONST if is_const[u] else LOAD), slot[u]
+            reduction = kind[codes[i]] == SUM or kind[codes[i]] == PRODUCT
+            for k in range(offsets[i], offsets[i + 1]):  # sources first read here
+                x = ids[k]
+                if reads[k] and slot[x] < 0:
+                    slot[x] = _take(free, state)
+                    written[slot[x]] = j
+                    u = x - L
+                    ins[pc], ins[pc + 1] = (LOAD_CONST if is_const[u] else LOAD), slot[x]
                     if is_const[u]:
                         num[fp] = value[u]
                         pc, fp = pc + 2, fp + 1
@@ -359,58 +385,57 @@ def _emit(op, arg_offsets, rargs, reads, coeffs, param, n_inputs, outputs, is_co
                         pc += 3
                     j += 1
             # dest taken before args are freed: block kernels never read what they write
-            slot[v] = _take(free, state)
-            ins[pc], ins[pc + 1] = op[v], slot[v]
+            slot[i] = _take(free, state)
+            ins[pc], ins[pc + 1] = codes[i], slot[i]
             pc += 2
             n_at = 0
             if reduction:
                 ins[pc] = 0  # counted below
                 n_at = pc
                 pc += 1
-                num[fp] = fold[v]
+                num[fp] = folds[i]
                 fp += 1
             oldest, age = 0, PREFETCH_AGE
-            for w in range(arg_offsets[v], arg_offsets[v + 1]):
-                if not reads[w]:
+            for k in range(offsets[i], offsets[i + 1]):
+                if not reads[k]:
                     continue
-                u = rargs[w]
-                ins[pc] = slot[u]
+                x = ids[k]
+                ins[pc] = slot[x]
                 pc += 1
-                if j - written[slot[u]] > age:
-                    oldest, age = slot[u], j - written[slot[u]]
+                if j - written[slot[x]] > age:
+                    oldest, age = slot[x], j - written[slot[x]]
                 if reduction:
                     ins[n_at] += 1
-                    if has_coeffs[op[v]]:
-                        num[fp] = coeffs[w]
+                    if has_coeffs[codes[i]]:
+                        num[fp] = coeffs[k]
                         fp += 1
-            if has_param[op[v]]:
-                num[fp] = param[v]
+            if has_param[codes[i]]:
+                num[fp] = params[i]
                 fp += 1
             pre[j] = oldest
-            written[slot[v]] = j
+            written[slot[i]] = j
             j += 1
-            for w in range(arg_offsets[v], arg_offsets[v + 1]):  # values read for the last time
-                u = rargs[w]
-                if reads[w] and slot[u] >= 0 and last_read[u] == i:
-                    _give(free, state, slot[u])
-                    slot[u] = -1
+            for k in range(offsets[i], offsets[i + 1]):  # values read for the last time
+                x = ids[k]
+                if reads[k] and slot[x] >= 0 and last_read[x] == i:
+                    _give(free, state, slot[x])
+                    slot[x] = -1
         while q < order.shape[0] and at[order[q]] == i:
-            r = rep[outputs[order[q]]]
-            if slot[r] < 0:  # an input that is only an output
-                slot[r] = _take(free, state)
-                written[slot[r]] = j
-                ins[pc], ins[pc + 1], ins[pc + 2] = LOAD, slot[r], r
+            x = out_ids[order[q]]
+            if slot[x] < 0:  # an input that is only an output
+                slot[x] = _take(free, state)
+                written[slot[x]] = j
+                ins[pc], ins[pc + 1], ins[pc + 2] = LOAD, slot[x], x - L
                 pc, j = pc + 3, j + 1
-            ins[pc], ins[pc + 1], ins[pc + 2] = OUT, slot[r], order[q]
-            pre[j] = slot[r] if j - written[slot[r]] > PREFETCH_AGE else 0
+            ins[pc], ins[pc + 1], ins[pc + 2] = OUT, slot[x], order[q]
+            pre[j] = slot[x] if j - written[slot[x]] > PREFETCH_AGE else 0
             pc, j, q = pc + 3, j + 1, q + 1
         if i < 0:  # inputs that are only stored
-            for o in outputs:
-                r = rep[o]
-                if not is_const[r] and pos[r] < 0 and last_read[r] < 0 and slot[r] >= 0:
-                    _give(free, state, slot[r])
-                    slot[r] = -1
-        elif last_read[sched[i]] <= i:  # an output nothing else reads
-            _give(free, state, slot[sched[i]])
-            slot[sched[i]] = -1
+            for x in out_ids:
+                if x >= L and last_read[x] < 0 and slot[x] >= 0:
+                    _give(free, state, slot[x])
+                    slot[x] = -1
+        elif last_read[i] <= i:  # an output nothing else reads
+            _give(free, state, slot[i])
+            slot[i] = -1
     return ins[:pc].copy(), num[:fp].copy(), pre[: j + PREFETCH_PAD].copy(), state[1]
