@@ -1,12 +1,13 @@
 """``simplify(c)``: the same outputs from a circuit that is never larger.
 
-One compiled sweep over the source in vertex order: each gate is loaded with its
-arguments renumbered (add and mul arguments sorted, so a+b and b+a are alike), rewritten
-by the rules of ``rewrite.RULES`` until none matches (constants folded, identities
-applied), then either replaced by the vertex it became a copy of, or looked up by its
-whole content in a hash table and shared with an equal gate, or appended. A reverse
-liveness sweep then keeps what reaches an output and the survivors are renumbered in
-order, which keeps the numbering topological.
+A reverse liveness pass first marks what an output depends on (raw gradients carry many
+dead gates); then one compiled sweep over the live source gates in vertex order: each
+gate is loaded with its arguments renumbered (add and mul arguments sorted, so a+b and
+b+a are alike), rewritten by the rules of ``rewrite.RULES`` until none matches
+(constants folded, identities applied), then either replaced by the vertex it became a
+copy of, or looked up by its whole content in a hash table and shared with an equal
+gate, or appended. A last liveness pass keeps what still reaches an output and the
+survivors are renumbered in order, which keeps the numbering topological.
 
 Inputs stay exactly as they were (names, order, even unused ones); outputs keep their
 names and order; a vertex that survives keeps its label. Each source gate yields at most

@@ -495,6 +495,35 @@ def test_malformed_gates_are_rejected_with_their_place():
     assert err.value.errors[0].path == "/gates/0"
 
 
+def test_dead_gates_are_checked_dropped_and_lose_their_labels():
+    r = Rows(["x"])
+    a = r.gate("sin", 0)
+    dead = r.gate("cos", a)  # no output reads it: skipped by the sweep
+    s = simplify(r.circuit([a], labels={a: "a", dead: "dead"}))
+    assert gates(s) == [("sin", [0])]
+    assert dict(s.labels) == {1: "a"}
+    r = Rows(["x"])
+    r.gate("sin", 0)
+    r.gate("neg", 0, 0)  # dead, but malformed all the same
+    with pytest.raises(CircuitError) as err:
+        simplify(r.circuit([1]))
+    assert err.value.errors[0].path == "/gates/1"
+
+
+def test_the_pipelined_sweep_keeps_the_order_of_a_plain_one():
+    def build(r, x):
+        a, b = r.gate("sin", x), r.gate("sin", x)  # b is looked up after a is settled
+        c = r.gate("cos", b)  # reads the gate before it
+        two, three = r.const(2), r.const(3)
+        six = r.gate("mul", two, three)  # folded to 6 and settled at once,
+        scaled = r.gate("mul", x, two, three)  # so 2·3 -> 6 finds it right after
+        return a, b, c, six, scaled
+
+    s = simplified(["x"], build)
+    assert gates(s) == [("sin", [0]), ("cos", [1]), ("const", 6.0), ("add", [0], [6.0])]
+    assert s.outputs.tolist() == [1, 1, 2, 3, 4]
+
+
 # -- gradient circuits: the pass the service runs -----------------------------------------
 @pytest.mark.parametrize(
     "c",
