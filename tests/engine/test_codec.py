@@ -16,27 +16,12 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from spec_examples import EQ1_JSON
 
 from circuitgrad.engine import codec, ops
 from circuitgrad.engine.circuit import INDEX, Circuit
 from circuitgrad.engine.errors import CircuitError
 
-EQ1_JSON = b"""{
-  "format": "circuitgrad.circuit/1",
-  "inputs": ["x", "y", "z"],
-  "gates": [
-    {"op": "const", "value": 1},
-    {"op": "add", "args": [0, 1, 2, 3], "coeffs": [1, -3, -3, 5]},
-    {"op": "add", "args": [0, 1, 2], "coeffs": [1, -2, -2]},
-    {"op": "add", "args": [0, 1, 2, 3], "coeffs": [1, 1, -5, -3]},
-    {"op": "square", "args": [4]},
-    {"op": "square", "args": [5]},
-    {"op": "square", "args": [6]},
-    {"op": "add", "args": [7, 8, 9], "name": "f"}
-  ],
-  "outputs": [10],
-  "output_names": ["f"]
-}"""
 CODE = {op.name: op.code for op in ops.OPS}
 
 
