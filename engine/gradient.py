@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from .circuit import Circuit
 from .errors import CircuitError
@@ -19,10 +20,19 @@ MODES = ("backward", "forward", "auto")
 class Gradient:
     circuit: Circuit  # the Jacobian circuit (simplified unless asked otherwise)
     mode: str  # the mode actually used
-    source: dict  # measures of the differentiated circuit
-    raw: dict  # measures of the result before simplification
+    source_circuit: Circuit  # the differentiated circuit
+    raw_circuit: Circuit  # the result before simplification
     bound: int | None  # Theorem 3: 3·m·wires + nodes of the source for m outputs (backward)
     predicted: dict | None = None  # auto mode: predicted raw sizes of both modes
+
+    # measures are computed when asked for: the pass itself never needs them
+    @cached_property
+    def source(self) -> dict:
+        return measures(self.source_circuit)
+
+    @cached_property
+    def raw(self) -> dict:
+        return measures(self.raw_circuit)
 
     def certificate(self) -> dict:
         out = {
@@ -78,7 +88,7 @@ def differentiate(
     # Theorem 3 per output: rule gates are shared, each output adds ≤ 2 gates per wire
     m = len(resolve(c, wrt, of)[1])
     bound = 3 * m * c.n_wires + c.n_vertices if mode == "backward" else None
-    return Gradient(result, mode, measures(c), measures(raw), bound, predicted)
+    return Gradient(result, mode, c, raw, bound, predicted)
 
 
 def gradient(c: Circuit, **options) -> Circuit:
