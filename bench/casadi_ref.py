@@ -23,8 +23,8 @@ import numba
 import numpy as np
 from timing import peak_rss_mb, timed
 
-from circuitgrad.engine.circuit import Circuit
-from circuitgrad.engine.ops import BY_CODE, CONST, INPUT
+from circuitgrad.engine.core.circuit import Circuit
+from circuitgrad.engine.core.ops import BY_CODE, CONST, INPUT
 
 NARROW = 8  # gates per level below which the scalar builder is used
 

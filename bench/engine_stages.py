@@ -16,12 +16,14 @@ import time
 import numpy as np
 from timing import current_rss_mb, peak_rss_mb, reset_peak_rss, timed
 
-from circuitgrad.engine import codec, generate
-from circuitgrad.engine.circuit import Circuit
-from circuitgrad.engine.evaluate import compile_tape, evaluate
-from circuitgrad.engine.gradient import differentiate
-from circuitgrad.engine.measures import measures
-from circuitgrad.engine.propagate import backward_propagate, forward_propagate
+from circuitgrad.engine.formats import codec
+
+from circuitgrad.engine.building import generate
+from circuitgrad.engine.core.circuit import Circuit
+from circuitgrad.engine.evaluation.evaluate import compile_tape, evaluate
+from circuitgrad.engine.passes.gradient import differentiate
+from circuitgrad.engine.core.measures import measures
+from circuitgrad.engine.passes.propagate import backward_propagate, forward_propagate
 
 FORWARD_INPUTS = 10  # forward mode is measured with respect to this many inputs
 CHECKED_POINTS = 5  # batch rows compared with CasADi's

@@ -24,9 +24,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))  # casadi_ref, timing
 
 T0 = time.perf_counter()
-from circuitgrad.engine import generate  # noqa: E402
-from circuitgrad.engine.evaluate import block_size, compile_tape, evaluate, tape_of  # noqa: E402
-from circuitgrad.engine.gradient import gradient  # noqa: E402
+from circuitgrad.engine.building import generate  # noqa: E402
+from circuitgrad.engine.evaluation.evaluate import block_size, compile_tape, evaluate, tape_of  # noqa: E402
+from circuitgrad.engine.passes.gradient import gradient  # noqa: E402
 
 
 def best(f, min_total=1.0, max_reps=50) -> float:

@@ -56,7 +56,7 @@ class Remote:
             ref = self.client.upload(c)
         stats = {**ref.measures, "ops": ref.extra.get("ops")}
         if stats["ops"] is None:  # a service that does not report the op histogram
-            from circuitgrad.engine.measures import measures
+            from circuitgrad.engine.core.measures import measures
 
             stats["ops"] = measures(c)["ops"]
         return {k: stats[k] for k in MEASURES}

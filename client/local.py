@@ -135,7 +135,7 @@ class LocalService:
         if isinstance(doc, dict):
             content = wire.encode(doc, answer_type)
         else:  # a circuit: the codec writes it
-            from circuitgrad.engine import codec
+            from circuitgrad.engine.formats import codec
 
             msgpack = answer_type == wire.MSGPACK
             content = codec.to_msgpack(doc) if msgpack else codec.to_json(doc)
@@ -159,7 +159,7 @@ class LocalService:
         return 200, {"status": "ok", "mode": "local"}, {}
 
     def _store(self, circuit) -> tuple[str, bool]:
-        from circuitgrad.engine import codec
+        from circuitgrad.engine.formats import codec
 
         cid = codec.content_id(circuit)
         with self._lock:
@@ -176,9 +176,9 @@ class LocalService:
     @staticmethod
     def _parse(body) -> Any:
         """A circuit from a document or an ``{"expression": ...}`` body."""
-        from circuitgrad.engine import codec
+        from circuitgrad.engine.formats import codec
         from circuitgrad.engine.errors import CircuitError
-        from circuitgrad.engine.parser import parse_expression
+        from circuitgrad.engine.building.parser import parse_expression
 
         try:
             if isinstance(body, dict) and "expression" in body:
@@ -191,7 +191,7 @@ class LocalService:
             raise _invalid(exc) from exc
 
     def _info(self, cid: str, circuit) -> dict:
-        from circuitgrad.engine.measures import measures
+        from circuitgrad.engine.core.measures import measures
 
         m = measures(circuit)
         return {
@@ -263,7 +263,7 @@ class LocalService:
         return cols
 
     def _values(self, circuit, points) -> dict:
-        from circuitgrad.engine.evaluate import evaluate
+        from circuitgrad.engine.evaluation.evaluate import evaluate
 
         cols = self._points(circuit, points)
         n = len(next(iter(cols.values()))) if cols else 1
@@ -339,7 +339,7 @@ class LocalService:
             self._update(jid, status="succeeded", progress=1.0, result=result)
 
     def submit_gradient(self, body, query):
-        from circuitgrad.engine.gradient import differentiate
+        from circuitgrad.engine.passes.gradient import differentiate
 
         body = _strict(body, {"circuit_id", "circuit", "expression"} | GRADIENT_OPTIONS)
         sources = [k for k in ("circuit_id", "circuit", "expression") if k in body]
@@ -375,8 +375,8 @@ class LocalService:
         """The 422s the service answers at submission: unknown mode, unknown, repeated
         or no names in ``wrt``/``of``."""
         from circuitgrad.engine.errors import CircuitError
-        from circuitgrad.engine.gradient import MODES
-        from circuitgrad.engine.propagate import resolve
+        from circuitgrad.engine.passes.gradient import MODES
+        from circuitgrad.engine.passes.propagate import resolve
 
         if options.get("mode", "backward") not in MODES:
             raise Problem(

@@ -57,14 +57,14 @@ def _path_id(x: Any) -> str:
 
 
 def _is_circuit(x: Any) -> bool:
-    from circuitgrad.engine.circuit import Circuit
+    from circuitgrad.engine.core.circuit import Circuit
 
     return isinstance(x, Circuit)
 
 
 def _built(x: Any) -> Any:
     """An engine ``Expr`` (output ``f``) or ``{name: Expr}`` as a ``Circuit``; else ``x``."""
-    from circuitgrad.engine.expr import Expr, build
+    from circuitgrad.engine.building.expr import Expr, build
 
     if isinstance(x, Expr):
         return build({"f": x})
@@ -315,7 +315,7 @@ class Operations:
 
 
 def _describe(circuit_id: str, circuit) -> dict:
-    from circuitgrad.engine.measures import measures
+    from circuitgrad.engine.core.measures import measures
 
     m = measures(circuit)
     return {

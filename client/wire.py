@@ -1,6 +1,6 @@
 """What the SDK puts on the wire and reads back: envelopes, points and values.
 
-Circuits themselves go through the engine's codec (``circuitgrad.engine.codec``), which
+Circuits themselves go through the engine's codec (``circuitgrad.engine.formats.codec``), which
 owns the circuit document; this module only wraps them. msgpack is the default: it
 carries float64 and non-finite numbers natively and the codec's packed form (typed arrays
 as binaries) for large circuits. In JSON, non-finite numbers are the strings ``"NaN"``,
@@ -77,7 +77,7 @@ def circuit_body(circuit: Any, content_type: str) -> bytes:
     """An upload body for an engine ``Circuit`` (codec) or a circuit document (dict)."""
     if isinstance(circuit, Mapping):
         return encode(dict(circuit), content_type)
-    from circuitgrad.engine import codec
+    from circuitgrad.engine.formats import codec
 
     if content_type == MSGPACK:
         return codec.to_msgpack(circuit)  # the codec picks the packed form for large ones
@@ -88,7 +88,7 @@ def circuit_field(circuit: Any, content_type: str) -> dict:
     """A circuit as a value inside a larger body (``{"circuit": ...}`` of a gradient)."""
     if isinstance(circuit, Mapping):
         return dict(circuit)
-    from circuitgrad.engine import codec
+    from circuitgrad.engine.formats import codec
 
     if content_type == MSGPACK and circuit.n_gates > codec.PACKED_THRESHOLD:
         return codec.to_packed(circuit)  # binaries: msgpack only
@@ -97,7 +97,7 @@ def circuit_field(circuit: Any, content_type: str) -> dict:
 
 def read_circuit(content: bytes, content_type: str | None):
     """A downloaded circuit document as an engine ``Circuit``."""
-    from circuitgrad.engine import codec
+    from circuitgrad.engine.formats import codec
 
     if content_type and "msgpack" in content_type:
         return codec.from_msgpack(content)

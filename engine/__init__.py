@@ -11,9 +11,13 @@ The public names are imported here explicitly; some share a name with their modu
 package attribute the function whatever imported the module first.
 """
 
-from .builder import CircuitBuilder
-from .circuit import Circuit
-from .codec import (
+from .building.builder import CircuitBuilder
+from .building.expr import Expr, build, inputs
+from .building.parser import parse_expression
+from .core.circuit import Circuit
+from .core.ops import OPS
+from .errors import Cancelled, CircuitError, ErrorItem
+from .formats.codec import (
     content_id,
     dump,
     from_document,
@@ -25,16 +29,12 @@ from .codec import (
     to_msgpack,
     to_packed,
 )
-from .errors import Cancelled, CircuitError, ErrorItem
-from .expr import Expr, build, inputs
-from .ops import OPS
-from .parser import parse_expression
-from .propagate import backward_propagate, forward_propagate
+from .passes.propagate import backward_propagate, forward_propagate
 
-from .evaluate import evaluate, evaluate_reference  # isort: skip
-from .gradient import ENGINE_VERSION, Gradient, differentiate, gradient  # isort: skip
-from .measures import measures  # isort: skip
-from .simplify import simplify  # isort: skip
+from .evaluation.evaluate import evaluate, evaluate_reference  # isort: skip
+from .passes.gradient import ENGINE_VERSION, Gradient, differentiate, gradient  # isort: skip
+from .core.measures import measures  # isort: skip
+from .passes.simplify import simplify  # isort: skip
 
 __all__ = [
     "ENGINE_VERSION", "OPS", "Cancelled", "Circuit", "CircuitBuilder", "CircuitError",

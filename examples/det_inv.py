@@ -13,7 +13,7 @@ then inverts a thousand random matrices, compared with ``numpy.linalg.inv``.
 import numpy as np
 
 from circuitgrad.client import Client
-from circuitgrad.engine.expr import build, inputs
+from circuitgrad.engine.building.expr import build, inputs
 
 N = 4
 MATRICES = 1000

@@ -15,7 +15,7 @@ waited for, so the service's workers run them side by side.
 """
 
 from circuitgrad.client import Client
-from circuitgrad.engine.expr import build, inputs, tanh
+from circuitgrad.engine.building.expr import build, inputs, tanh
 
 SIZES = (2, 4, 8, 16, 32, 64, 128, 256)
 

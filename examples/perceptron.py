@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from circuitgrad.client import Client
-from circuitgrad.engine.expr import build, inputs, sigmoid
+from circuitgrad.engine.building.expr import build, inputs, sigmoid
 
 TABLE = Path(__file__).with_name("students.csv")
 STEPS, RATE = 300, 0.5

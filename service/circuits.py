@@ -5,8 +5,8 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 from flask import request
 
-from circuitgrad.engine.codec import PACKED_THRESHOLD, to_json, to_msgpack
-from circuitgrad.engine.evaluate import evaluate
+from circuitgrad.engine.formats.codec import PACKED_THRESHOLD, to_json, to_msgpack
+from circuitgrad.engine.evaluation.evaluate import evaluate
 
 from . import schemas as s
 from .context import readable_circuit, rt

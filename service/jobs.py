@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import orjson
 from apiflask import APIBlueprint
 
-from circuitgrad.engine.propagate import resolve
+from circuitgrad.engine.passes.propagate import resolve
 from circuitgrad.worker import batches
 from circuitgrad.worker.jobs import Status, content_key
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from circuitgrad.engine.codec import from_document
+from circuitgrad.engine.formats.codec import from_document
 from circuitgrad.engine.errors import MAX_ERRORS, pointer
-from circuitgrad.engine.gradient import MODES
-from circuitgrad.engine.parser import parse_expression
-from circuitgrad.engine.validate import describe, float_array, number_error
+from circuitgrad.engine.passes.gradient import MODES
+from circuitgrad.engine.building.parser import parse_expression
+from circuitgrad.engine.formats.validate import describe, float_array, number_error
 
 from .errors import Invalid, PayloadTooLarge
 

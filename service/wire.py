@@ -10,7 +10,7 @@ import msgpack
 import orjson
 from flask import Response, request
 
-from circuitgrad.engine.codec import jsonable
+from circuitgrad.engine.formats.codec import jsonable
 
 from .errors import BadRequest, UnsupportedMediaType
 

@@ -22,7 +22,7 @@ from enum import StrEnum
 import orjson
 import redis
 
-from circuitgrad.engine.gradient import ENGINE_VERSION
+from circuitgrad.engine.passes.gradient import ENGINE_VERSION
 
 from .connection import store_errors
 from .keys import Keys

@@ -86,10 +86,10 @@ def warm_up(batch: bool = False) -> None:
     """
     import numpy as np
 
-    from circuitgrad.engine.codec import from_msgpack, to_json, to_msgpack
-    from circuitgrad.engine.evaluate import evaluate
-    from circuitgrad.engine.generate import equation1
-    from circuitgrad.engine.gradient import differentiate
+    from circuitgrad.engine.formats.codec import from_msgpack, to_json, to_msgpack
+    from circuitgrad.engine.evaluation.evaluate import evaluate
+    from circuitgrad.engine.building.generate import equation1
+    from circuitgrad.engine.passes.gradient import differentiate
 
     c = equation1()
     g = differentiate(c, mode="auto")

@@ -11,8 +11,8 @@ import logging
 import time
 
 from circuitgrad.engine.errors import Cancelled, CircuitError
-from circuitgrad.engine.evaluate import evaluate
-from circuitgrad.engine.gradient import differentiate
+from circuitgrad.engine.evaluation.evaluate import evaluate
+from circuitgrad.engine.passes.gradient import differentiate
 
 from . import batches
 from .errors import BlobMissing, StoreError, StoreFull

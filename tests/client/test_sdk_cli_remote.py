@@ -10,7 +10,7 @@ from sdk_support import KEY_A, free_port
 
 from circuitgrad.client.cli_remote import Remote
 from circuitgrad.engine import cli
-from circuitgrad.engine.codec import content_id, from_json
+from circuitgrad.engine.formats.codec import content_id, from_json
 
 EQ1 = "(x-3*y-3*z+5)**2 + (x-2*y-2*z)**2 + (x+y-5*z-3)**2"
 

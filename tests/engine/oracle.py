@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from circuitgrad.engine.ops import BY_CODE
+from circuitgrad.engine.core.ops import BY_CODE
 
 
 def naive_eval(c, X) -> np.ndarray:

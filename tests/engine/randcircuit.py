@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from circuitgrad.engine.circuit import INDEX, Circuit
-from circuitgrad.engine.ops import BY_NAME, GATE_OPS
+from circuitgrad.engine.core.circuit import INDEX, Circuit
+from circuitgrad.engine.core.ops import BY_NAME, GATE_OPS
 
 POSITIVE_ARGS = {"log": [0], "sqrt": [0], "recip": [0], "div": [1], "pow": [0]}
 SMOOTH_ONLY = {"exp"}  # exp of exp of ... overflows; guard its argument with tanh

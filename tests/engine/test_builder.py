@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from oracle import naive_eval
 
-from circuitgrad.engine.builder import CircuitBuilder
+from circuitgrad.engine.building.builder import CircuitBuilder
 from circuitgrad.engine.errors import CircuitError
-from circuitgrad.engine.expr import (
+from circuitgrad.engine.building.expr import (
     abs_,
     build,
     const,
@@ -30,7 +30,7 @@ from circuitgrad.engine.expr import (
     step,
     tanh,
 )
-from circuitgrad.engine.ops import BY_CODE, BY_NAME
+from circuitgrad.engine.core.ops import BY_CODE, BY_NAME
 
 # The document of circuit-format.md: equation (1) of the lecture.
 SPEC_OP = ["input"] * 3 + ["const", "add", "add", "add", "square", "square", "square", "add"]

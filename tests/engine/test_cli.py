@@ -10,14 +10,14 @@ import types
 import numpy as np
 import pytest
 
-codec = pytest.importorskip("circuitgrad.engine.codec")
-pytest.importorskip("circuitgrad.engine.gradient")
-pytest.importorskip("circuitgrad.engine.evaluate")
-pytest.importorskip("circuitgrad.engine.measures")
+codec = pytest.importorskip("circuitgrad.engine.formats.codec")
+pytest.importorskip("circuitgrad.engine.passes.gradient")
+pytest.importorskip("circuitgrad.engine.evaluation.evaluate")
+pytest.importorskip("circuitgrad.engine.core.measures")
 
 from circuitgrad.engine import cli  # noqa: E402
 from circuitgrad.engine.cli import main  # noqa: E402
-from circuitgrad.engine.parser import parse_expression  # noqa: E402
+from circuitgrad.engine.building.parser import parse_expression  # noqa: E402
 
 EQ1 = "(x - 3*y - 3*z + 5)**2 + (x - 2*y - 2*z)**2 + (x + y - 5*z - 3)**2"
 
@@ -80,7 +80,7 @@ def test_grad_writes_the_jacobian_circuit(capsys, mode):
     assert g.output_names == ("df/dx", "df/dy", "df/dz")
     rng = np.random.default_rng(0)
     P = rng.normal(scale=2, size=(10, 3))
-    from circuitgrad.engine.evaluate import evaluate
+    from circuitgrad.engine.evaluation.evaluate import evaluate
 
     np.testing.assert_allclose(evaluate(g, P), np.array(grad_eq1(*P.T)).T, rtol=1e-12, atol=1e-9)
 

@@ -18,8 +18,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from spec_examples import EQ1_JSON
 
-from circuitgrad.engine import codec, ops
-from circuitgrad.engine.circuit import INDEX, Circuit
+from circuitgrad.engine.formats import codec
+
+from circuitgrad.engine.core import ops
+from circuitgrad.engine.core.circuit import INDEX, Circuit
 from circuitgrad.engine.errors import CircuitError
 
 CODE = {op.name: op.code for op in ops.OPS}

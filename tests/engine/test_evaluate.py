@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from circuitgrad.engine import ops
-from circuitgrad.engine.circuit import Circuit
+from circuitgrad.engine.core import ops
+from circuitgrad.engine.core.circuit import Circuit
 from circuitgrad.engine.errors import CircuitError
-from circuitgrad.engine.evaluate import (
+from circuitgrad.engine.evaluation.evaluate import (
     block_size,
     evaluate,
     evaluate_reference,

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from oracle import naive_eval
 
-from circuitgrad.engine import generate
-from circuitgrad.engine.gradient import differentiate
-from circuitgrad.engine.measures import measures
+from circuitgrad.engine.building import generate
+from circuitgrad.engine.passes.gradient import differentiate
+from circuitgrad.engine.core.measures import measures
 
 MODES = ["backward", "forward"]
 

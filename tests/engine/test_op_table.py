@@ -6,9 +6,9 @@ from hypothesis import HealthCheck, given, settings
 from oracle import assert_jacobian_matches, naive_eval
 from randcircuit import circuits, points
 
-from circuitgrad.engine import generate
-from circuitgrad.engine.gradient import differentiate
-from circuitgrad.engine.ops import BY_NAME, GATE_OPS, OPS
+from circuitgrad.engine.building import generate
+from circuitgrad.engine.passes.gradient import differentiate
+from circuitgrad.engine.core.ops import BY_NAME, GATE_OPS, OPS
 
 SPEC_OPS = {
     "const", "add", "mul", "neg", "sub", "div", "recip", "square", "pow", "sqrt", "exp", "log",

@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 from oracle import assert_jacobian_matches, central_differences, naive_eval
 from randcircuit import circuits, points
 
-from circuitgrad.engine import generate
+from circuitgrad.engine.building import generate
 from circuitgrad.engine.errors import CircuitError
-from circuitgrad.engine.gradient import choose_mode, differentiate
-from circuitgrad.engine.measures import measures
-from circuitgrad.engine.propagate import backward_propagate, forward_propagate
+from circuitgrad.engine.passes.gradient import choose_mode, differentiate
+from circuitgrad.engine.core.measures import measures
+from circuitgrad.engine.passes.propagate import backward_propagate, forward_propagate
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -14,14 +14,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle import naive_eval
 
-from circuitgrad.engine import generate, rewrite
-from circuitgrad.engine.circuit import INDEX, Circuit
+from circuitgrad.engine.building import generate
+
+from circuitgrad.engine.passes import rewrite
+from circuitgrad.engine.core.circuit import INDEX, Circuit
 from circuitgrad.engine.errors import CircuitError
-from circuitgrad.engine.gradient import differentiate
-from circuitgrad.engine.measures import size
-from circuitgrad.engine.ops import BY_CODE, BY_NAME, GATE_OPS, OPS
-from circuitgrad.engine.rewrite import RULES
-from circuitgrad.engine.simplify import fingerprint, simplify
+from circuitgrad.engine.passes.gradient import differentiate
+from circuitgrad.engine.core.measures import size
+from circuitgrad.engine.core.ops import BY_CODE, BY_NAME, GATE_OPS, OPS
+from circuitgrad.engine.passes.rewrite import RULES
+from circuitgrad.engine.passes.simplify import fingerprint, simplify
 
 EXAMPLES = int(os.environ.get("SIMPLIFY_EXAMPLES", 200))  # raise it to search harder
 SETTINGS = settings(
@@ -550,6 +552,6 @@ def test_rules_have_a_one_line_comment_each():
 
 def test_cache_key_is_the_same_in_every_process():
     env = dict(os.environ, PYTHONHASHSEED="12345")
-    code = "from circuitgrad.engine.simplify import fingerprint; print(fingerprint())"
+    code = "from circuitgrad.engine.passes.simplify import fingerprint; print(fingerprint())"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == fingerprint()

@@ -12,9 +12,9 @@ import msgpack
 import numpy as np
 import pytest
 
-from circuitgrad.engine.codec import from_json, to_document, to_packed
-from circuitgrad.engine.evaluate import evaluate, evaluate_reference
-from circuitgrad.engine.generate import (
+from circuitgrad.engine.formats.codec import from_json, to_document, to_packed
+from circuitgrad.engine.evaluation.evaluate import evaluate, evaluate_reference
+from circuitgrad.engine.building.generate import (
     determinant,
     equation1,
     least_squares,
@@ -172,7 +172,7 @@ def slow_gates():
     """Gates of a random circuit whose forward gradient takes about SLOW_SECONDS on this
     machine now (measured in this process, so a loaded machine gets a smaller circuit and
     the job stays well inside the stack's time limits)."""
-    from circuitgrad.engine.gradient import differentiate
+    from circuitgrad.engine.passes.gradient import differentiate
 
     gates = 5_000
     while True:

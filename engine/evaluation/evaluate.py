@@ -22,9 +22,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import ops
-from .circuit import Circuit
-from .errors import MAX_ERRORS, CircuitError, ErrorItem, pointer
+from ..core import ops
+from ..core.circuit import Circuit
+from ..errors import MAX_ERRORS, CircuitError, ErrorItem, pointer
 from .tape import Tape, compile_tape
 
 __all__ = ["evaluate", "evaluate_reference", "tape_of", "compile_tape", "as_points", "warm_up"]

@@ -32,7 +32,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from . import ops
+from ..core import ops
 
 # Nothing on the per-gate path allocates, so it is compiled without reference counting,
 # which would otherwise cost a count per array of Gate and Built on every call

@@ -25,7 +25,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import ops
+from ..core import ops
+from ..core.circuit import INDEX, Circuit
 from .checks import (
     ABSENT,
     INPUT_NAME,
@@ -47,7 +48,6 @@ from .checks import (
     short,
     vertex_error,
 )
-from .circuit import INDEX, Circuit
 from .gate_rules import CODE_OF, GATE_KEYS, diagnose_gate
 
 __all__ = [

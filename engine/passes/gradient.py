@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-from .circuit import Circuit
-from .errors import CircuitError
-from .measures import measures
+from ..core.circuit import Circuit
+from ..core.measures import measures
+from ..errors import CircuitError
 from .predict import predicted_sizes
 from .propagate import activity, propagate, resolve
 
@@ -80,7 +80,7 @@ def differentiate(
 
         result = simplify_pass(raw)
         if should_stop is not None and should_stop():
-            from .errors import Cancelled
+            from ..errors import Cancelled
 
             raise Cancelled()
     if progress is not None:

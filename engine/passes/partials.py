@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .circuit import INDEX, Circuit
-from .ops import BY_CODE
-from .templates import Emitter, Term, Vec, wire_partials
+from ..core.circuit import INDEX, Circuit
+from ..core.ops import BY_CODE
+from ..core.templates import Emitter, Term, Vec, wire_partials
 
 
 @dataclass

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .circuit import INDEX, Circuit
-from .errors import MAX_ERRORS, CircuitError, ErrorItem, pointer
+from ..core.circuit import INDEX, Circuit
+from ..errors import MAX_ERRORS, CircuitError, ErrorItem, pointer
 
 NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 INPUT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\[\]]*")

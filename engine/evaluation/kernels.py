@@ -45,7 +45,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from . import ops
+from ..core import ops
 
 OUT = 255  # tape-only code: copy a slot to an output column
 LOAD, LOAD_CONST = ops.INPUT.code, ops.CONST.code
@@ -273,7 +273,8 @@ def _fingerprint(source: str) -> str:
     for op in ops.OPS:
         if op.evaluate is not None:
             code = op.evaluate.__code__
-            h.update(repr((op.code, code.co_code, code.co_consts, code.co_names)).encode())
+            where = (op.evaluate.__module__, op.evaluate.__qualname__)  # numba's cache keys
+            h.update(repr((op.code, where, code.co_code, code.co_consts, code.co_names)).encode())
     h.update(f"{numba.__version__} {sys.version}".encode())
     return h.hexdigest()[:16]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from . import ops
+from ..core import ops
 from .checks import ABSENT, Errors, as_number, describe, number_error, short, vertex_error
 
 CODE_OF = {op.name: op.code for op in ops.GATE_OPS}

@@ -23,11 +23,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..core.circuit import Circuit
+from ..core.ops import BY_NAME
+from ..errors import CircuitError, pointer
 from .builder import CircuitBuilder, check_input_name
-from .circuit import Circuit
-from .errors import CircuitError, pointer
 from .lowering import INPUT, LIN, MUL, OP, lower
-from .ops import BY_NAME
 
 _SERIALS = itertools.count()
 

@@ -15,23 +15,32 @@ The rules are in ``lower`` below and in docs/expressions.md.
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from ..core.ops import BY_NAME
+from ..errors import CircuitError
+from ..gcpause import gc_paused
 from .builder import CircuitBuilder
-from .errors import CircuitError
-from .gcpause import gc_paused
-from .ops import BY_NAME
-
-if TYPE_CHECKING:
-    from .expr import Expr
 
 INPUT, LIN, MUL, OP = range(4)  # expression node kinds
+
+
+class Node(Protocol):
+    """What lowering reads of an expression node (``expr.Expr`` is one; this module does
+    not import it, so that expressions depend on their lowering and not the reverse)."""
+
+    kind: int
+    items: tuple
+    value: float
+    name: str
+    ctx: object
+    serial: int
 
 _ADD, _NEG, _MULC = BY_NAME["add"].code, BY_NAME["neg"].code, BY_NAME["mul"].code
 _CODE = {op.name: op.code for op in BY_NAME.values()}
 
 
-def lower(b: CircuitBuilder, outputs: list[Expr], vertex_of_input: list[int]) -> list[int]:
+def lower(b: CircuitBuilder, outputs: list[Node], vertex_of_input: list[int]) -> list[int]:
     """Add the gates computing ``outputs`` to ``b``; their vertices.
 
     Rules (docs/expressions.md):
@@ -61,16 +70,16 @@ def lower(b: CircuitBuilder, outputs: list[Expr], vertex_of_input: list[int]) ->
 _bits = struct.Struct("<d").pack  # constants are equal when their bits are
 
 
-def _serial(e: Expr) -> int:
+def _serial(e: Node) -> int:
     return e.serial
 
 
-def _uses(outputs: list[Expr]):
+def _uses(outputs: list[Node]):
     """(ids of the expressions merged into their only user, every reachable Expr)."""
     refs: dict[int, int] = {}
     nested: set[int] = set()  # combinations inside a combination, products inside a product
-    nodes: list[Expr] = []
-    stack: list[Expr] = []
+    nodes: list[Node] = []
+    stack: list[Node] = []
     for e in outputs:
         k = id(e)
         if k in refs:
@@ -131,7 +140,7 @@ class _Plan:
                 depth.append(1 + max([depth[a] for a in args]))
         return n
 
-    def node(self, e: Expr, merged: set[int], node_of: dict[int, int]) -> int:
+    def node(self, e: Node, merged: set[int], node_of: dict[int, int]) -> int:
         kind = e.kind
         if kind == OP:
             args = tuple([node_of[id(a)] for a in e.items])
@@ -165,7 +174,7 @@ class _Plan:
             terms[self.const(1.0)] = offset  # (a term of its own: no input is a constant)
         return self.gate(_ADD, tuple(terms), tuple(terms.values()), 0.0)
 
-    def _terms(self, e: Expr, merged: set[int], node_of: dict[int, int]):
+    def _terms(self, e: Node, merged: set[int], node_of: dict[int, int]):
         """({node: coefficient} in order of first appearance, without zeros; offset) of a
         combination: the combinations merged into it expanded, constants in the offset."""
         data = self.data

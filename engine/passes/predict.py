@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .circuit import Circuit
+from ..core.circuit import Circuit
 
 SEEDS_PER_SWEEP = 64
 MAX_SWEEPS = 16  # beyond 1024 seeds, sample seeds and scale the count

@@ -24,11 +24,11 @@ import msgpack
 import numpy as np
 import orjson
 
-from . import ops
+from ..core import ops
+from ..core.circuit import Circuit
+from ..errors import CircuitError, ErrorItem
+from ..gcpause import gc_paused
 from .checks import NONFINITE
-from .circuit import Circuit
-from .errors import CircuitError, ErrorItem
-from .gcpause import gc_paused
 from .packed import PACKED_FORMAT, canonical_gates, from_packed, gate_labels, to_packed
 from .validate import ROW_FORMAT, from_rows
 

@@ -12,10 +12,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..core.circuit import INDEX, Circuit
+from ..core.ops import ADD, CONST, MUL
+from ..errors import Cancelled, CircuitError, pointer
 from . import sweeps
-from .circuit import INDEX, Circuit
-from .errors import Cancelled, CircuitError, pointer
-from .ops import ADD, CONST, MUL
 from .partials import wire_partials_of
 
 _CODES = np.array([CONST.code, ADD.code, MUL.code], dtype=np.uint8)
@@ -42,7 +42,7 @@ def resolve(c: Circuit, wrt=None, of=None) -> tuple[list[int], list[int]]:
         if not names:
             errors.append((pointer(key), "is empty: the Jacobian would have no entries"))
         if errors:
-            from .errors import ErrorItem
+            from ..errors import ErrorItem
 
             raise CircuitError([ErrorItem(p, m) for p, m in errors])
         return picked

@@ -16,9 +16,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import ops
-from .circuit import INDEX, Circuit
-from .errors import MAX_ERRORS
+from ..core import ops
+from ..core.circuit import INDEX, Circuit
+from ..errors import MAX_ERRORS
 from .validate import (
     Errors,
     assemble,

@@ -24,9 +24,10 @@ import types
 import numba
 import numpy as np
 
-from . import ops, rewrite
-from .circuit import INDEX, Circuit
-from .errors import CircuitError, pointer
+from ..core import ops
+from ..core.circuit import INDEX, Circuit
+from ..errors import CircuitError, pointer
+from . import rewrite
 from .rewrite import (
     COPY,
     append,

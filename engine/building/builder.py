@@ -23,9 +23,9 @@ from array import array
 
 import numpy as np
 
-from .circuit import INDEX, Circuit
-from .errors import CircuitError, pointer
-from .ops import BY_NAME, CONST, INPUT
+from ..core.circuit import INDEX, Circuit
+from ..core.ops import BY_NAME, CONST, INPUT
+from ..errors import CircuitError, pointer
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\[\]]*\Z")
 MAX_NAME_BYTES = 1024

@@ -29,9 +29,10 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from . import kernels, ops
-from .circuit import Circuit
-from .errors import CircuitError, ErrorItem, pointer
+from ..core import ops
+from ..core.circuit import Circuit
+from ..errors import CircuitError, ErrorItem, pointer
+from . import kernels
 from .kernels import LOAD, LOAD_CONST, OUT, PREFETCH_PAD
 
 # what the lowering needs to know of each op code (read from the table, never listed here)

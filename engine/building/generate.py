@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .circuit import INDEX, Circuit
-from .ops import BY_NAME
+from ..core.circuit import INDEX, Circuit
+from ..core.ops import BY_NAME
 
 
 class Rows:

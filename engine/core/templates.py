@@ -20,6 +20,15 @@ from .circuit import INDEX
 
 MAX_FACTORS = 2  # factors a partial may keep unmaterialised (see propagate.py)
 
+# Op codes by name, filled in by ``ops`` when it builds the table: the rules are written
+# in terms of ops, so the table depends on this module and never the other way round.
+CODES: dict[str, int] = {}
+
+
+def register_codes(codes: dict[str, int]) -> None:
+    CODES.clear()
+    CODES.update(codes)
+
 
 class Emitter:
     """Appends gates numbered from ``first_vertex`` on, in batches of equal op and arity."""
@@ -48,11 +57,9 @@ class Emitter:
 
     def const(self, value: float) -> int:
         """One shared ``const`` vertex per value."""
-        from .ops import CONST
-
         key = float(value)
         if key not in self._consts:
-            code = CONST.code
+            code = CODES["const"]
             self._chunks.append((code, np.empty((1, 0), INDEX), np.empty((1, 0)), np.array([key])))
             self._consts[key] = self.next
             self.next += 1
@@ -172,32 +179,28 @@ def as_term(value, n: int) -> Term:
 
 def materialise(t: Term, emitter: Emitter | None = None) -> Vec:
     """A vertex per element computing the term (gates emitted only where needed)."""
-    from .ops import ADD, MUL
-
     E = emitter or t.emitter
     if not t.factors:
         return Vec(E, E.consts(np.asarray(t.offset) + np.asarray(t.scale), t.n))
     if len(t.factors) == 1:
         base = t.factors[0].ids
     else:
-        base = E.emit(MUL.code, [f.ids for f in t.factors])
+        base = E.emit(CODES["mul"], [f.ids for f in t.factors])
     scale_one = np.all(np.asarray(t.scale) == 1.0)
     offset_zero = np.all(np.asarray(t.offset) == 0.0)
     if scale_one and offset_zero:
         return Vec(E, base)
     if offset_zero:
-        return Vec(E, E.emit(ADD.code, [base], coeffs=[t.scale]))
+        return Vec(E, E.emit(CODES["add"], [base], coeffs=[t.scale]))
     one = np.full(t.n, E.const(1.0), dtype=INDEX)
-    return Vec(E, E.emit(ADD.code, [base, one], coeffs=[t.scale, t.offset]))
+    return Vec(E, E.emit(CODES["add"], [base, one], coeffs=[t.scale, t.offset]))
 
 
 def apply(op_name: str, *args: Vec | Term, param=0.0) -> Vec:
     """One ``op_name`` gate per element, e.g. ``apply("cos", a)``."""
-    from .ops import BY_NAME
-
     vecs = [a if isinstance(a, Vec) else materialise(a) for a in args]
     E = vecs[0].E
-    return Vec(E, E.emit(BY_NAME[op_name].code, [v.ids for v in vecs], param=param))
+    return Vec(E, E.emit(CODES[op_name], [v.ids for v in vecs], param=param))
 
 
 def product(vecs) -> Term:
@@ -217,9 +220,7 @@ def wire_partials(t: Term, n: int):
     if len(factors) > MAX_FACTORS:
         tail = factors[MAX_FACTORS - 1 :]
         E = factors[0].E
-        from .ops import MUL
-
-        factors = factors[: MAX_FACTORS - 1] + [Vec(E, E.emit(MUL.code, [f.ids for f in tail]))]
+        factors = factors[: MAX_FACTORS - 1] + [Vec(E, E.emit(CODES["mul"], [f.ids for f in tail]))]
     cols = [f.ids for f in factors] + [np.full(n, -1, INDEX)] * (MAX_FACTORS - len(factors))
     scale = np.broadcast_to(np.asarray(t.scale, dtype=np.float64), (n,))
     offset = np.broadcast_to(np.asarray(t.offset, dtype=np.float64), (n,))

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import re
 
-from .circuit import Circuit
-from .errors import CircuitError, pointer
+from ..core.circuit import Circuit
+from ..core.ops import BY_NAME
+from ..errors import CircuitError, pointer
+from ..gcpause import gc_paused
 from .expr import Context, Expr, build, const, function
-from .gcpause import gc_paused
-from .ops import BY_NAME
 
 MAX_LENGTH = 1 << 20  # characters (bytes for bytes input)
 MAX_TOKENS = 1 << 18

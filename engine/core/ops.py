@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .templates import apply, product
+from .templates import apply, product, register_codes
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,7 @@ OPS: tuple[Op, ...] = tuple(
     for code, (name, (lo, hi), ev, rule, extra) in enumerate(_ENTRIES)
 )
 BY_NAME: dict[str, Op] = {op.name: op for op in OPS}
+register_codes({op.name: op.code for op in OPS})
 BY_CODE: tuple[Op, ...] = OPS
 
 INPUT, CONST, ADD, MUL = BY_NAME["input"], BY_NAME["const"], BY_NAME["add"], BY_NAME["mul"]
