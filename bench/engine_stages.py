@@ -16,13 +16,12 @@ import time
 import numpy as np
 from timing import current_rss_mb, peak_rss_mb, reset_peak_rss, timed
 
-from circuitgrad.engine.formats import codec
-
 from circuitgrad.engine.building import generate
 from circuitgrad.engine.core.circuit import Circuit
-from circuitgrad.engine.evaluation.evaluate import compile_tape, evaluate
-from circuitgrad.engine.passes.gradient import differentiate
 from circuitgrad.engine.core.measures import measures
+from circuitgrad.engine.evaluation.evaluate import compile_tape, evaluate
+from circuitgrad.engine.formats import codec
+from circuitgrad.engine.passes.gradient import differentiate
 from circuitgrad.engine.passes.propagate import backward_propagate, forward_propagate
 
 FORWARD_INPUTS = 10  # forward mode is measured with respect to this many inputs

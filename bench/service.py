@@ -25,8 +25,8 @@ import httpx
 import msgpack
 import numpy as np
 
-from circuitgrad.engine.formats.codec import to_packed
 from circuitgrad.engine.building.generate import random_dag
+from circuitgrad.engine.formats.codec import to_packed
 from circuitgrad.service.embedded_redis import free_port
 from circuitgrad.service.stack import Stack
 

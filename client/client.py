@@ -5,8 +5,8 @@ generator from ``operations.py``) to ``_run``. ``Client._run`` drives it with bl
 calls and returns the result; ``AsyncClient._run`` is a coroutine function, so on an
 ``AsyncClient`` every method returns an awaitable instead.
 
-``base_url`` ``"local"`` runs the engine in this process (``local.py``): no server, the same
-surface, the same errors.
+``base_url`` ``"local"`` runs the service's own app in this process (``local.py``): no
+server, the same surface, the same errors.
 """
 
 from __future__ import annotations
@@ -54,13 +54,11 @@ class _Surface(Operations):
         if wire_format not in wire.WIRES:
             raise ValueError(f"wire_format must be one of {sorted(wire.WIRES)}")
         self.local = base_url.strip().lower() in LOCAL_URLS
-        self._own_service = None  # the in-process service this client started, if any
         if self.local:
-            from .local import LocalService
-
             if transport is None:
-                self._own_service = LocalService()
-                transport = self._own_service.transport(asynchronous=self._asynchronous)
+                from .local import local_transport
+
+                transport = local_transport(asynchronous=self._asynchronous)
             base_url = "http://local"
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -97,9 +95,10 @@ class _Surface(Operations):
     def upload(self, circuit: Any, *, inputs=None, output: str | None = None) -> CircuitRef:
         """Store a circuit; returns its ``CircuitRef`` (id, names, measures).
 
-        ``circuit`` is an engine ``Circuit``, a circuit document (dict, row or packed form)
-        or an expression string such as ``"(x-3*y-3*z+5)**2 + (x-2*y-2*z)**2"`` (then
-        ``inputs`` orders the inputs and ``output`` names the output, default ``f``).
+        ``circuit`` is an engine ``Circuit``, a circuit document (dict, row or packed form),
+        the bytes of a JSON or msgpack document (sent as they are), or an expression string
+        such as ``"(x-3*y-3*z+5)**2 + (x-2*y-2*z)**2"`` (then ``inputs`` orders the inputs
+        and ``output`` names the output, default ``f``).
         Uploading the same circuit again returns the same id.
         """
         return self._run(self._upload(circuit, inputs, output))
@@ -215,8 +214,6 @@ class Client(_Surface):
 
     def close(self) -> None:
         self._http.close()
-        if self._own_service is not None:
-            self._own_service.close()
 
     def __enter__(self) -> Client:
         return self
@@ -262,8 +259,6 @@ class AsyncClient(_Surface):
 
     async def aclose(self) -> None:
         await self._http.aclose()
-        if self._own_service is not None:
-            self._own_service.close()
 
     async def __aenter__(self) -> AsyncClient:
         return self

@@ -142,7 +142,11 @@ class Operations:
             return circuit
         circuit = _built(circuit)
         ct = self.settings.content_type
-        if isinstance(circuit, str):
+        if isinstance(circuit, bytes | bytearray | memoryview):  # a document's bytes, as is
+            if inputs is not None or output is not None:
+                raise TypeError("inputs= and output= only apply to expressions")
+            content, ct = bytes(circuit), wire.sniff(circuit)
+        elif isinstance(circuit, str):
             body = {"expression": circuit}
             if inputs is not None:
                 body["inputs"] = list(inputs)
@@ -153,7 +157,7 @@ class Operations:
             if inputs is not None or output is not None:
                 raise TypeError("inputs= and output= only apply to expressions")
             content = wire.circuit_body(circuit, ct)
-        call = Call("POST", "/v1/circuits", content, ct, ct)
+        call = Call("POST", "/v1/circuits", content, ct, self.settings.content_type)
         _, info = yield from self._exchange(call)
         return self._ref(info, circuit if _is_circuit(circuit) else None)
 
@@ -223,6 +227,9 @@ class Operations:
         elif isinstance(circuit, CircuitRef | str):
             source = circuit if isinstance(circuit, CircuitRef) else None
             body["circuit_id"] = _path_id(circuit)
+        elif isinstance(circuit, bytes | bytearray | memoryview):  # upload as is, then by id
+            source = yield from self._upload(circuit)
+            body["circuit_id"] = source.id
         else:
             circuit = _built(circuit)
             body["circuit"] = wire.circuit_field(circuit, ct)

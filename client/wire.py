@@ -63,6 +63,13 @@ def encode(body: Any, content_type: str) -> bytes:
     return orjson.dumps(json_safe(body))
 
 
+def sniff(document: bytes) -> str:
+    """The media type of a document's bytes: JSON starts with ``{`` (after white space), a
+    msgpack map with a map header byte."""
+    head = bytes(document[:64]).lstrip()
+    return JSON if head[:1] in (b"{", b"[") else MSGPACK
+
+
 def decode(content: bytes, content_type: str | None) -> Any:
     """A response body by its media type (JSON and problem+json, or msgpack)."""
     if not content:
@@ -133,7 +140,11 @@ def points_payload(points: Any, inputs: Sequence[str] | None) -> tuple[Any, int 
         return {k: np.broadcast_to(a, (n,)) for k, a in cols.items()}, n, False
     if isinstance(points, Sequence) and points and isinstance(points[0], Mapping):
         keys = list(points[0])
-        if all(isinstance(p, Mapping) and list(p) == keys for p in points):
+        if (
+            keys
+            and all(isinstance(p, Mapping) and list(p) == keys for p in points)
+            and all(type(v) in (int, float) for p in points for v in p.values())
+        ):  # plain numbers: as columns; anything else (or no inputs) as rows
             cols = {k: np.array([p[k] for p in points], dtype=np.float64) for k in keys}
             return cols, len(points), False
         return [dict(p) if isinstance(p, Mapping) else p for p in points], len(points), False

@@ -11,8 +11,8 @@ lecture's closed form ∂y/∂x₁ = 2x₁ + 2x₂ + 2x₁x₂ + x₂² (and sym
 import numpy as np
 
 from circuitgrad.client import Client
-from circuitgrad.engine.formats.codec import to_document
 from circuitgrad.engine.building.expr import build, inputs
+from circuitgrad.engine.formats.codec import to_document
 
 
 def lecture_circuit():

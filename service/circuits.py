@@ -5,8 +5,8 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 from flask import request
 
-from circuitgrad.engine.formats.codec import PACKED_THRESHOLD, to_json, to_msgpack
 from circuitgrad.engine.evaluation.evaluate import evaluate
+from circuitgrad.engine.formats.codec import PACKED_THRESHOLD, to_json, to_msgpack
 
 from . import schemas as s
 from .context import readable_circuit, rt
@@ -37,8 +37,21 @@ EQUATION1 = {
 
 @bp.post("/circuits")
 @s.body(s.CircuitUpload, example=EQUATION1)
-@bp.output(s.CircuitSummary, status_code=201, description="Stored (200: it was stored already)")
-@bp.doc(responses=[400, 401, 413, 415, 422, 429, 503])
+@bp.output(s.CircuitSummary, status_code=201, description="Stored: new to this tenant")
+@bp.doc(
+    responses={
+        201: s.response("Stored: new to this tenant", headers=["Location"]),
+        200: s.response(
+            "This tenant had this circuit already (same id, same summary)",
+            s.CircuitSummary,
+            headers=["Location"],
+        ),
+        400: "Malformed body: not JSON or msgpack, or empty",
+        413: "Body or circuit over the configured limits",
+        415: "A body that is neither JSON nor msgpack",
+        422: "Invalid circuit document or expression",
+    }
+)
 def upload():
     """Store a circuit
 
@@ -55,10 +68,18 @@ def upload():
 
 @bp.get("/circuits/<circuit_id>")
 @bp.input(s.FormQuery, location="query")
-@bp.output(
-    s.CircuitDocument, description="The circuit document (immutable; ETag)", content_type=JSON
+@bp.output(s.CircuitDocument, description="The circuit document", content_type=JSON)
+@bp.doc(
+    responses={
+        200: s.response("The circuit document", headers=["ETag", "Cache-Control"]),
+        304: s.response(
+            "Not modified: If-None-Match names this circuit (circuits never change)",
+            headers=["ETag", "Cache-Control"],
+        ),
+        404: "Unknown circuit (or another tenant's)",
+        422: "Invalid query parameter",
+    }
 )
-@bp.doc(responses=[304, 401, 404, 429, 503])
 def fetch(circuit_id: str, query_data: dict):
     """Fetch a circuit
 
@@ -84,18 +105,26 @@ def fetch(circuit_id: str, query_data: dict):
 
 @bp.post("/circuits/<circuit_id>/evaluate")
 @s.body(s.Points, example={"points": [{"x": 1, "y": 2, "z": 3}]})
-@bp.output(s.Values, description="One row per point, one column per output")
-@bp.doc(
+@bp.doc(  # no @bp.output: 200 is either of two documents
     responses={
-        202: "Too many points for one request: an evaluation job was created",
-        400: "Malformed body",
-        401: "Unauthorized",
-        404: "Unknown circuit",
-        413: "Body too large",
-        415: "Unsupported media type",
+        200: s.response(
+            "Values: one row per point, one column per output. Or, for more points than "
+            "the synchronous limit whose evaluation job is final already, that Job "
+            "(with Location)",
+            {"oneOf": [s.Values, s.Job]},
+            optional_headers=["Location"],
+        ),
+        202: s.response(
+            "More points than the synchronous limit: an evaluation job was created (or "
+            "found, still running); its values will be at GET /v1/jobs/{id}/values",
+            s.Job,
+            headers=["Location", "Retry-After"],
+        ),
+        400: "Malformed body: not JSON or msgpack, or empty",
+        404: "Unknown circuit (or another tenant's)",
+        413: "Body over the configured limit",
+        415: "A body that is neither JSON nor msgpack",
         422: "Invalid points",
-        429: "Rate limited",
-        503: "Unavailable",
     }
 )
 def evaluate_points(circuit_id: str):

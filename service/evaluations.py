@@ -28,8 +28,22 @@ bp = APIBlueprint("evaluations", __name__, url_prefix="/v1", tag="Jobs")
     s.EvaluationIn,
     example={"circuit_id": "c_...", "points": {"x": [1, 2], "y": [3, 4], "z": [5, 6]}},
 )
-@bp.output(s.Job, status_code=202, description="Accepted (200: the job was done already)")
-@bp.doc(responses=[400, 401, 404, 413, 415, 422, 429, 503])
+@bp.output(s.Job, status_code=202, description="Accepted: queued or running")
+@bp.doc(
+    responses={
+        202: s.response("Accepted: queued or running", headers=["Location", "Retry-After"]),
+        200: s.response(
+            "The job is final already: the same points of the same circuit were submitted before",
+            s.Job,
+            headers=["Location"],
+        ),
+        400: "Malformed body: not JSON or msgpack, or empty",
+        404: "Unknown circuit (or another tenant's)",
+        413: "Body over the configured limit",
+        415: "A body that is neither JSON nor msgpack",
+        422: "Invalid circuit_id or points",
+    }
+)
 def create():
     """Evaluate a circuit at many points, as a job
 
@@ -63,7 +77,7 @@ def submit_evaluation(r: Runtime, cid: str, c, X):
             r.jobs.fail(job_id, Unavailable(str(e)).problem(), retryable=True)
             batches.discard(r.blobs, job_id, chunks)
             raise
-        send_evaluation(st, job_id, chunks)
+        send_evaluation(job_id, chunks)
         r.jobs.mark_enqueued(job_id)
     # about 10⁸ vertex evaluations a second: Retry-After in seconds of that
     return job_response(r.jobs.get(job_id), len(X) * c.n_vertices // 100)

@@ -23,7 +23,7 @@ def health():
 
 @bp.get("/ready")
 @bp.output(s.Health, description="The store and at least one worker answer")
-@bp.doc(responses={503: "The store or every worker is unreachable"})
+@bp.doc(responses={503: "The store is unreachable, or no worker announced itself recently"})
 def ready():
     """Readiness"""
     r = rt()

@@ -48,8 +48,23 @@ def _unsent(rec: dict) -> bool:
 
 @bp.post("/gradients")
 @s.body(s.GradientIn, example={"expression": "(x-3*y-3*z+5)**2 + (x-2*y-2*z)**2 + (x+y-5*z-3)**2"})
-@bp.output(s.Job, status_code=202, description="Accepted (200: the result exists already)")
-@bp.doc(responses=[400, 401, 404, 413, 415, 422, 429, 503])
+@bp.output(s.Job, status_code=202, description="Accepted: queued or running")
+@bp.doc(
+    responses={
+        202: s.response("Accepted: queued or running", headers=["Location", "Retry-After"]),
+        200: s.response(
+            "The job is final already: the same request was submitted before, or its "
+            "result was computed before (by anyone)",
+            s.Job,
+            headers=["Location"],
+        ),
+        400: "Malformed body: not JSON or msgpack, or empty",
+        404: "Unknown circuit_id (or another tenant's)",
+        413: "Body or circuit over the configured limits",
+        415: "A body that is neither JSON nor msgpack",
+        422: "Invalid request (fields, options, wrt/of names, circuit or expression)",
+    }
+)
 def submit():
     """Differentiate a circuit, as a job
 
@@ -82,7 +97,7 @@ def submit():
             fields.update(status=Status.SUCCEEDED, progress=1, result=result)
     rec, created = r.jobs.submit(tenant(), "gradient", key, fields)
     if (created and rec["status"] == Status.QUEUED) or (not created and _unsent(rec)):
-        send_gradient(r.settings, rec["id"])
+        send_gradient(rec["id"])
         r.jobs.mark_enqueued(rec["id"])
     return job_response(rec, summary["nodes"])
 
@@ -90,7 +105,7 @@ def submit():
 @bp.get("/jobs/<job_id>")
 @bp.input(s.WaitQuery, location="query")
 @bp.output(s.Job, description="The job")
-@bp.doc(responses=[401, 404, 429, 503])
+@bp.doc(responses={404: "Unknown job (or another tenant's)", 422: "Invalid query parameter"})
 def poll(job_id: str, query_data: dict):
     """Poll a job
 
@@ -104,15 +119,7 @@ def poll(job_id: str, query_data: dict):
 
 @bp.delete("/jobs/<job_id>")
 @bp.output(s.Job, description="The job, now cancelled")
-@bp.doc(
-    responses={
-        409: "The job was final already",
-        401: "Unauthorized",
-        404: "Unknown job",
-        429: "Rate limited",
-        503: "Unavailable",
-    }
-)
+@bp.doc(responses={409: "The job was final already", 404: "Unknown job (or another tenant's)"})
 def cancel(job_id: str):
     """Cancel a job
 
@@ -133,10 +140,7 @@ def cancel(job_id: str):
 @bp.doc(
     responses={
         409: "Not a succeeded evaluation job",
-        401: "Unauthorized",
-        404: "Unknown job",
-        429: "Rate limited",
-        503: "Unavailable",
+        404: "Unknown job (or another tenant's), or its values expired",
     }
 )
 def values(job_id: str):

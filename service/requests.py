@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from circuitgrad.engine.formats.codec import from_document
-from circuitgrad.engine.errors import MAX_ERRORS, pointer
-from circuitgrad.engine.passes.gradient import MODES
 from circuitgrad.engine.building.parser import parse_expression
+from circuitgrad.engine.errors import MAX_ERRORS, pointer
+from circuitgrad.engine.formats.codec import from_document
 from circuitgrad.engine.formats.validate import describe, float_array, number_error
+from circuitgrad.engine.passes.gradient import MODES
 
 from .errors import Invalid, PayloadTooLarge
 
@@ -153,26 +153,26 @@ def points_of(doc, inputs: tuple[str, ...], extra_keys=()) -> np.ndarray:
 def _rows(points: list, inputs: tuple[str, ...]) -> np.ndarray:
     n = len(inputs)
     names = set(inputs)
-    errors = []
+    errors = []  # (point, pointer, message): sorted by point at the end
     for i, p in enumerate(points):
         if not isinstance(p, Mapping):
-            errors.append((pointer("points", i), f"must be an object, got {describe(p)}"))
+            errors.append((i, pointer("points", i), f"must be an object, got {describe(p)}"))
         elif len(p) != n or not names.issuperset(p):
-            errors += [(pointer("points", i, k), "unknown input") for k in p if k not in names]
-            errors += [(pointer("points", i, k), "missing input") for k in inputs if k not in p]
+            errors += [(i, pointer("points", i, k), "unknown input") for k in p if k not in names]
+            errors += [(i, pointer("points", i, k), "missing input") for k in inputs if k not in p]
         if len(errors) >= MAX_ERRORS:
             break
-    if errors:
-        raise Invalid(errors=errors[:MAX_ERRORS])
-    flat = [p[k] for p in points for k in inputs]
+    well_formed = not errors
+    if not well_formed:  # the values of the points that are well-formed objects, too
+        points = [p if isinstance(p, Mapping) and names.issuperset(p) else {} for p in points]
+    flat = [p.get(k, 0.0) for p in points for k in inputs]
     values, bad = float_array(flat)
-    if bad:
-        raise Invalid(
-            errors=[
-                (pointer("points", j // n, inputs[j % n]), number_error(flat[j]))
-                for j in bad[:MAX_ERRORS]
-            ]
-        )
+    errors += [
+        (j // n, pointer("points", j // n, inputs[j % n]), number_error(flat[j])) for j in bad
+    ]
+    if errors:
+        errors.sort(key=lambda e: e[0])  # stable: a point's shape before its values
+        raise Invalid(errors=[(path, message) for _, path, message in errors[:MAX_ERRORS]])
     return values.reshape(len(points), n)
 
 

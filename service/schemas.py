@@ -2,8 +2,10 @@
 
 The views parse bodies themselves (JSON or msgpack, circuits through the engine codec),
 so these schemas describe; they do not validate. They are attached to the views with
-``body`` below and apiflask's ``output``/``doc``, and the served ``/v1/openapi.json`` is
-generated from them and the routes.
+``body`` below and apiflask's ``output``/``doc`` (``response`` below builds the extra
+answers: a second success status, headers), and the served ``/v1/openapi.json`` is
+generated from them and the routes; ``app.py`` adds what every view shares (msgpack,
+problem documents, 401/429/500/503, the header objects of ``HEADERS``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,42 @@ class CircuitUpload(CircuitDocument):
     outputs = fields.List(fields.Integer())
     expression = fields.String(metadata={"example": "(x-3*y-3*z+5)**2 + (x-2*y-2*z)**2"})
     output = fields.String(metadata={"description": "expression's output name (default f)"})
+
+
+def _bin(what: str) -> dict:
+    return {"description": f"msgpack bin: {what}, little-endian"}
+
+
+# The packed form exists in msgpack only: its arrays are msgpack bin, which JSON Schema
+# cannot type, so it is a plain JSON Schema (docs/circuit-formats.md) rather than a
+# marshmallow schema. G gate entries (constants included, inputs not), W wires.
+PACKED_CIRCUIT = {
+    "type": "object",
+    "description": "circuitgrad.packed/1 (msgpack only; docs/circuit-formats.md)",
+    "properties": {
+        "format": {"const": "circuitgrad.packed/1"},
+        "inputs": {"type": "array", "items": {"type": "string"}},
+        "ops": {"type": "array", "items": {"type": "string"}, "description": "op table"},
+        "index": {"enum": ["int32", "int64"], "description": "type of arity and args"},
+        "op": _bin("G × uint8, an index into ops per gate"),
+        "arity": _bin("G × index, arguments per gate"),
+        "args": _bin("W × index, the arguments of all gates"),
+        "coeffs": _bin("W × float64; absent: all 1"),
+        "param": _bin("G × float64, const value or pow exponent; absent: all 0"),
+        "outputs": {"type": "array", "items": {"type": "integer"}},
+        "output_names": {"type": "array", "items": {"type": "string"}},
+        "labels": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "gate names by decimal vertex number",
+        },
+    },
+    "required": ["format", "inputs", "ops", "index", "op", "arity", "args", "outputs"],
+    "additionalProperties": False,
+}
+
+# In msgpack, wherever a circuit document goes (upload, fetch) the packed form may go too.
+MSGPACK_FORMS = {"CircuitDocument": ["PackedCircuit"], "CircuitUpload": ["PackedCircuit"]}
 
 
 class CircuitSummary(Schema):
@@ -199,3 +237,55 @@ def body(schema, example=None):
         return f
 
     return decorate
+
+
+def _header(description: str, example: str, schema: dict | None = None) -> dict:
+    return {
+        "description": description,
+        "required": True,
+        "schema": schema or {"type": "string"},
+        "example": example,
+    }
+
+
+# components/headers of the document; ``response(..., headers=[name])`` refers to them
+HEADERS = {
+    "Location": _header(
+        "The resource's path (relative to the host): /v1/circuits/{id} or /v1/jobs/{id}",
+        "/v1/jobs/eded53613278048507beb3a899ea3bdd",
+    ),
+    "Retry-After": _header(
+        "Seconds to wait before asking again (a job: its expected duration)",
+        "5",
+        {"type": "string", "pattern": "^[0-9]+$"},
+    ),
+    "ETag": _header('The circuit id, quoted: "<id>"', '"c_895ffcd634b32b5893a8aef90503a6eb"'),
+    "Cache-Control": _header(
+        "Circuits are immutable (and private to their tenants)",
+        "private, max-age=31536000, immutable",
+    ),
+    "WWW-Authenticate": _header("The scheme to use", 'Bearer realm="circuitgrad"'),
+}
+
+
+def response(description: str, schema=None, headers=(), optional_headers=()) -> dict:
+    """A response object for ``@bp.doc(responses={status: ...})``: a JSON body of
+    ``schema`` (app.py adds its msgpack alternative) and the named ``HEADERS``
+    (``optional_headers``: sent in some of these answers only). Merged into what
+    ``@bp.output`` made when the status is the same."""
+    out: dict = {"description": description}
+    if schema is not None:
+        out["content"] = {JSON: {"schema": schema}}
+    hs = {name: {"$ref": f"#/components/headers/{name}"} for name in headers}
+    for name in optional_headers:
+        hs[name] = {**HEADERS[name], "required": False}
+    if hs:
+        out["headers"] = hs
+    return out
+
+
+TAGS = {
+    "Circuits": "Upload, fetch and evaluate circuits (ids are content hashes)",
+    "Jobs": "Gradient and evaluation jobs: submit, poll, cancel, values",
+    "Operations": "Liveness, readiness and this document",
+}

@@ -27,6 +27,11 @@ class Notifier:
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._ready = threading.Event()
+        self._closed = threading.Event()
+
+    def close(self) -> None:
+        """Stop listening (the waiters fall back to reading their records)."""
+        self._closed.set()
 
     def _ensure_listening(self) -> None:
         if self._pid == os.getpid():
@@ -39,16 +44,18 @@ class Notifier:
         self._ready.wait(2.0)
 
     def _listen(self) -> None:
-        while True:
+        while not self._closed.is_set():
             pubsub = self.r.pubsub(ignore_subscribe_messages=True)
             try:
                 pubsub.subscribe(self.channel)
                 self._ready.set()
-                while True:
+                while not self._closed.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message is not None and message["type"] == "message":
                         self._wake(message["data"].decode())
             except redis.RedisError as e:
+                if self._closed.is_set():
+                    return
                 log.warning("job notifications interrupted: %s", e)
                 self._ready.clear()
                 self._wake_all()

@@ -114,17 +114,9 @@ def compose_service(name: str) -> tuple[list[str], dict[str, str]]:
 
 
 def circuitgrad_command() -> list[str]:
-    """How to run ``circuitgrad``: the installed script once the engine's CLI carries the
-    service commands, else the service's own entry point."""
+    """How to run ``circuitgrad``: the console script installed next to this Python."""
     script = Path(sys.executable).with_name("circuitgrad")
-    try:
-        from circuitgrad.engine import cli
-
-        if script.exists() and "service" in Path(cli.__file__).read_text():
-            return [str(script)]
-    except ImportError:
-        pass
-    return [sys.executable, "-m", "circuitgrad.service.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "circuitgrad.cli"]
 
 
 def _substitute(command: list[str], port: int) -> list[str]:

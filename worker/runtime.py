@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -64,10 +67,27 @@ class Runtime:
 
 
 _runtimes: dict[tuple[int, Settings], Runtime] = {}
+_current: ContextVar[Runtime | None] = ContextVar("circuitgrad_runtime", default=None)
+
+
+@contextmanager
+def using(rt: Runtime) -> Iterator[Runtime]:
+    """Make ``rt`` what ``runtime()`` answers in this context: how a task run in-process
+    (local mode) works on its caller's store instead of the environment's."""
+    token = _current.set(rt)
+    try:
+        yield rt
+    finally:
+        _current.reset(token)
 
 
 def runtime(s: Settings | None = None) -> Runtime:
-    """This process's runtime for ``s`` (default: the environment's settings)."""
+    """This process's runtime for ``s`` (default: the one ``using`` set, else the
+    environment's settings)."""
+    if s is None:
+        current = _current.get()
+        if current is not None:
+            return current
     s = settings() if s is None else s
     key = (os.getpid(), s)
     rt = _runtimes.get(key)
@@ -86,9 +106,9 @@ def warm_up(batch: bool = False) -> None:
     """
     import numpy as np
 
-    from circuitgrad.engine.formats.codec import from_msgpack, to_json, to_msgpack
-    from circuitgrad.engine.evaluation.evaluate import evaluate
     from circuitgrad.engine.building.generate import equation1
+    from circuitgrad.engine.evaluation.evaluate import evaluate
+    from circuitgrad.engine.formats.codec import from_msgpack, to_json, to_msgpack
     from circuitgrad.engine.passes.gradient import differentiate
 
     c = equation1()

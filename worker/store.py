@@ -22,8 +22,8 @@ import numpy as np
 import redis
 import zstandard
 
-from circuitgrad.engine.formats.codec import content_id, from_msgpack, to_msgpack
 from circuitgrad.engine.core.measures import measures
+from circuitgrad.engine.formats.codec import content_id, from_msgpack, to_msgpack
 
 from .connection import store_errors
 from .errors import BlobMissing

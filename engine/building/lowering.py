@@ -36,6 +36,7 @@ class Node(Protocol):
     ctx: object
     serial: int
 
+
 _ADD, _NEG, _MULC = BY_NAME["add"].code, BY_NAME["neg"].code, BY_NAME["mul"].code
 _CODE = {op.name: op.code for op in BY_NAME.values()}
 

@@ -8,7 +8,7 @@
     load(path) / dump(c, path)         by extension: .json, .msgpack ("-": stdin/stdout)
     jsonable(x) / from_jsonable(x)     non-finite floats <-> "NaN", "Infinity", "-Infinity"
 
-The formats are described in docs/circuit-formats.md. Every decoding error is a
+The formats are described in docs/circuit-format.md. Every decoding error is a
 ``CircuitError`` whose items point into the document.
 """
 
@@ -221,7 +221,7 @@ def _canonical_floats(x: np.ndarray) -> np.ndarray:
 
 
 def content_id(c: Circuit) -> str:
-    """``"c_"`` + 32 hex digits: BLAKE2b-128 of the canonical form (docs/circuit-formats.md)."""
+    """``"c_"`` + 32 hex digits: BLAKE2b-128 of the canonical form (docs/circuit-format.md)."""
     op, arity, args, coeffs, param = canonical_gates(c)
     labels = gate_labels(c)
     h = hashlib.blake2b(digest_size=16, person=b"circuitgrad.id1")

@@ -1,4 +1,4 @@
-"""The packed form ``circuitgrad.packed/1``: a circuit as typed arrays (docs/circuit-formats.md).
+"""The packed form ``circuitgrad.packed/1``: a circuit as typed arrays (docs/circuit-format.md).
 
 Gates travel as little-endian binaries (op codes, arities, arguments, coefficients,
 parameters), so a large circuit is decoded by ``np.frombuffer`` and validated by a few

@@ -4,7 +4,7 @@ The service is the session's process stack of tests/conftest.py (the API and two
 workers as docker-compose.yml starts them, a real Redis; at most 1000 points per
 synchronous evaluation), plus, for authentication and tenancy, one more API process with
 two API keys on the same Redis and workers. ``connect`` makes clients of the current
-``mode``, ``local`` (the engine in-process) or ``service``: tests that use it run in both.
+``mode``, ``local`` (the service's app in-process) or ``service``: tests that use it run in both.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import httpx
 import pytest
 from sdk_support import KEY_A, KEY_B, free_port
 
 from circuitgrad.client import AsyncClient, Client
-from circuitgrad.client.local import LocalService
+from circuitgrad.client.local import local_transport
 
 
 @pytest.fixture(scope="session")
@@ -96,17 +97,14 @@ def connect(mode, request):
     """Make clients of the current mode (``connect(AsyncClient, wire_format="json")``);
     in local mode all of one test share one in-process service."""
     made: list = []
-    if mode == "local":
-        service = LocalService()
-        url = "local"
-    else:
-        service = None
-        url = request.getfixturevalue("sdk_service_url")
+    namespace = uuid.uuid4().hex  # local mode: this test's own keys in the local stack
+    url = "local" if mode == "local" else request.getfixturevalue("sdk_service_url")
 
     def make(cls=Client, **kw):
         kw.setdefault("api_key", KEY_A)
-        if service is not None:
-            kw.setdefault("transport", service.transport(asynchronous=cls is AsyncClient))
+        if mode == "local":
+            transport = local_transport(asynchronous=cls is AsyncClient, namespace=namespace)
+            kw.setdefault("transport", transport)
         client = cls(url, **kw)
         made.append(client)
         return client
@@ -116,8 +114,6 @@ def connect(mode, request):
     for client in made:
         if isinstance(client, Client):
             client.close()
-    if service is not None:
-        service.close()
 
 
 @pytest.fixture

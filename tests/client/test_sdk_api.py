@@ -16,9 +16,9 @@ from circuitgrad.client import (
     Timeout,
     ValidationError,
 )
-from circuitgrad.engine.formats.codec import content_id, to_document, to_packed
 from circuitgrad.engine.building.expr import build, inputs, tanh
 from circuitgrad.engine.building.parser import parse_expression
+from circuitgrad.engine.formats.codec import content_id, to_document, to_packed
 
 EQ1 = "(x-3*y-3*z+5)**2 + (x-2*y-2*z)**2 + (x+y-5*z-3)**2"
 A = np.array([[1.0, -3.0, -3.0], [1.0, -2.0, -2.0], [1.0, 1.0, -5.0]])

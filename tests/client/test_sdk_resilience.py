@@ -5,6 +5,7 @@ slow to answer, and the stack's API keys. Every address is on 127.0.0.1."""
 from __future__ import annotations
 
 import time
+import uuid
 
 import httpx
 import numpy as np
@@ -20,7 +21,7 @@ from circuitgrad.client import (
     Timeout,
     Unauthorized,
 )
-from circuitgrad.client.local import LocalService
+from circuitgrad.client.local import local_transport
 
 EQ1 = "(x-3*y-3*z+5)**2 + (x-2*y-2*z)**2 + (x+y-5*z-3)**2"
 FAST = RetryPolicy(max_retries=3, initial_delay=0.05, max_delay=0.2)
@@ -50,10 +51,9 @@ def flaky(mode, request):
 
     def make(failures: int, **kw):
         if mode == "local":
-            service = LocalService()
-            transport = FlakyTransport(service.transport(), failures)
+            transport = FlakyTransport(local_transport(namespace=uuid.uuid4().hex), failures)
             client = Client("local", transport=transport, **kw)
-            made.append((client, service, None))
+            made.append((client, None, None))
             return client, lambda: transport.seen
         proxy = FlakyProxy(request.getfixturevalue("sdk_service_url"), failures)
         client = Client(proxy.url, api_key=KEY_A, **kw)
@@ -61,10 +61,8 @@ def flaky(mode, request):
         return client, lambda: proxy.seen
 
     yield make
-    for client, service, proxy in made:
+    for client, _, proxy in made:
         client.close()
-        if service is not None:
-            service.close()
         if proxy is not None:
             proxy.close()
 

@@ -378,8 +378,8 @@ def test_retry_after_parsing_and_poll_schedule():
 
 
 def test_large_engine_circuits_are_sent_packed_and_small_ones_as_rows():
-    from circuitgrad.engine.formats.codec import PACKED_THRESHOLD
     from circuitgrad.engine.building.expr import build, inputs
+    from circuitgrad.engine.formats.codec import PACKED_THRESHOLD
 
     bodies = []
 

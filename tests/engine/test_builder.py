@@ -9,7 +9,6 @@ import pytest
 from oracle import naive_eval
 
 from circuitgrad.engine.building.builder import CircuitBuilder
-from circuitgrad.engine.errors import CircuitError
 from circuitgrad.engine.building.expr import (
     abs_,
     build,
@@ -31,6 +30,7 @@ from circuitgrad.engine.building.expr import (
     tanh,
 )
 from circuitgrad.engine.core.ops import BY_CODE, BY_NAME
+from circuitgrad.engine.errors import CircuitError
 
 # The document of circuit-format.md: equation (1) of the lecture.
 SPEC_OP = ["input"] * 3 + ["const", "add", "add", "add", "square", "square", "square", "add"]

@@ -18,11 +18,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from spec_examples import EQ1_JSON
 
-from circuitgrad.engine.formats import codec
-
 from circuitgrad.engine.core import ops
 from circuitgrad.engine.core.circuit import INDEX, Circuit
 from circuitgrad.engine.errors import CircuitError
+from circuitgrad.engine.formats import codec
 
 CODE = {op.name: op.code for op in ops.OPS}
 
@@ -81,7 +80,7 @@ def test_equation_1_written_back():
 
 
 def test_content_id_follows_the_documented_layout():
-    """An independent implementation of docs/circuit-formats.md's canonical layout."""
+    """An independent implementation of docs/circuit-format.md's canonical layout."""
     c = codec.from_json(EQ1_JSON)
 
     def u64(*xs):

@@ -7,8 +7,8 @@ import pytest
 from oracle import naive_eval
 
 from circuitgrad.engine.building import generate
-from circuitgrad.engine.passes.gradient import differentiate
 from circuitgrad.engine.core.measures import measures
+from circuitgrad.engine.passes.gradient import differentiate
 
 MODES = ["backward", "forward"]
 

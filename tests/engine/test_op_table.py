@@ -7,8 +7,8 @@ from oracle import assert_jacobian_matches, naive_eval
 from randcircuit import circuits, points
 
 from circuitgrad.engine.building import generate
-from circuitgrad.engine.passes.gradient import differentiate
 from circuitgrad.engine.core.ops import BY_NAME, GATE_OPS, OPS
+from circuitgrad.engine.passes.gradient import differentiate
 
 SPEC_OPS = {
     "const", "add", "mul", "neg", "sub", "div", "recip", "square", "pow", "sqrt", "exp", "log",

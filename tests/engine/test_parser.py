@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from circuitgrad.engine.building import expr as E
-from circuitgrad.engine.errors import CircuitError
-from circuitgrad.engine.core.ops import BY_CODE
 from circuitgrad.engine.building.parser import MAX_DEPTH, parse_expression, parse_program, tokenize
+from circuitgrad.engine.core.ops import BY_CODE
+from circuitgrad.engine.errors import CircuitError
 
 EQ1 = "(x - 3*y - 3*z + 5)**2 + (x - 2*y - 2*z)**2 + (x + y - 5*z - 3)**2"
 

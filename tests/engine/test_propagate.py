@@ -10,9 +10,9 @@ from oracle import assert_jacobian_matches, central_differences, naive_eval
 from randcircuit import circuits, points
 
 from circuitgrad.engine.building import generate
+from circuitgrad.engine.core.measures import measures
 from circuitgrad.engine.errors import CircuitError
 from circuitgrad.engine.passes.gradient import choose_mode, differentiate
-from circuitgrad.engine.core.measures import measures
 from circuitgrad.engine.passes.propagate import backward_propagate, forward_propagate
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -15,13 +15,12 @@ from hypothesis import strategies as st
 from oracle import naive_eval
 
 from circuitgrad.engine.building import generate
-
-from circuitgrad.engine.passes import rewrite
 from circuitgrad.engine.core.circuit import INDEX, Circuit
-from circuitgrad.engine.errors import CircuitError
-from circuitgrad.engine.passes.gradient import differentiate
 from circuitgrad.engine.core.measures import size
 from circuitgrad.engine.core.ops import BY_CODE, BY_NAME, GATE_OPS, OPS
+from circuitgrad.engine.errors import CircuitError
+from circuitgrad.engine.passes import rewrite
+from circuitgrad.engine.passes.gradient import differentiate
 from circuitgrad.engine.passes.rewrite import RULES
 from circuitgrad.engine.passes.simplify import fingerprint, simplify
 

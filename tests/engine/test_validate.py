@@ -15,11 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spec_examples import EQ1
 
-from circuitgrad.engine.formats import codec
-
-from circuitgrad.engine.formats import validate
-from circuitgrad.engine.errors import MAX_ERRORS, CircuitError
 from circuitgrad.engine.core.ops import BY_NAME
+from circuitgrad.engine.errors import MAX_ERRORS, CircuitError
+from circuitgrad.engine.formats import codec, validate
 
 
 def eq1():

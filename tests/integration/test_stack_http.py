@@ -12,8 +12,6 @@ import msgpack
 import numpy as np
 import pytest
 
-from circuitgrad.engine.formats.codec import from_json, to_document, to_packed
-from circuitgrad.engine.evaluation.evaluate import evaluate, evaluate_reference
 from circuitgrad.engine.building.generate import (
     determinant,
     equation1,
@@ -23,6 +21,8 @@ from circuitgrad.engine.building.generate import (
     sigma2,
     u_example,
 )
+from circuitgrad.engine.evaluation.evaluate import evaluate, evaluate_reference
+from circuitgrad.engine.formats.codec import from_json, to_document, to_packed
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,15 @@ import msgpack
 import numpy as np
 import pytest
 
-from circuitgrad.engine.formats.codec import content_id, from_json, from_msgpack, to_document, to_packed
-from circuitgrad.engine.evaluation.evaluate import evaluate_reference
 from circuitgrad.engine.building.generate import equation1, random_dag
+from circuitgrad.engine.evaluation.evaluate import evaluate_reference
+from circuitgrad.engine.formats.codec import (
+    content_id,
+    from_json,
+    from_msgpack,
+    to_document,
+    to_packed,
+)
 
 EQ1 = "(x-3*y-3*z+5)**2 + (x-2*y-2*z)**2 + (x+y-5*z-3)**2"
 

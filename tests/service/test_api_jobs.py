@@ -9,9 +9,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from circuitgrad.engine.formats.codec import from_json, to_document
-from circuitgrad.engine.evaluation.evaluate import evaluate_reference
 from circuitgrad.engine.building.generate import equation1, u_example
+from circuitgrad.engine.evaluation.evaluate import evaluate_reference
+from circuitgrad.engine.formats.codec import from_json, to_document
 from circuitgrad.service.app import create_app
 from circuitgrad.worker import work
 from circuitgrad.worker.runtime import runtime

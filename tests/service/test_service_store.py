@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import redis
 
-from circuitgrad.engine.formats.codec import content_id, to_packed
 from circuitgrad.engine.building.generate import random_dag
+from circuitgrad.engine.formats.codec import content_id, to_packed
 from circuitgrad.service.embedded_redis import EmbeddedRedis
 from circuitgrad.worker.errors import BlobMissing, StoreFull
 from circuitgrad.worker.keys import Keys
