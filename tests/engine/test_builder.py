@@ -2,7 +2,6 @@
 
 import math
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -224,16 +223,13 @@ def test_inputs_come_before_gates():
         b.input("y")
 
 
-def test_a_hundred_thousand_gates_build_in_well_under_a_second():
+def test_a_hundred_thousand_gates_build():  # (their speed: bench/engine.py, not a test)
     b = CircuitBuilder(["x", "y"])
-    start = time.process_time()  # CPU time: other processes may share the machine
     v = 0
     for i in range(100_000):
         v = b.gate("sin", [v]) if i % 2 else b.gate("add", [v, 1], coeffs=[1.0, float(i)])
     c = b.build([v])
-    elapsed = time.process_time() - start
     assert c.n_gates == 100_000 and c.n_wires == 150_000
-    assert elapsed < 1.0
 
 
 # -- expressions: lowering ------------------------------------------------------------------
@@ -453,11 +449,8 @@ def test_deep_expressions_need_no_recursion():
     assert size(c) == 30_000 and depth(c) == 30_000
 
 
-def test_a_hundred_thousand_gate_expression_builds_quickly():
+def test_a_hundred_thousand_gate_expression_builds():
     xs = inputs([f"x{i}" for i in range(100)])
     f = sum(sin(xs[i % 100] * xs[(7 * i) % 100] + i) for i in range(50_000))
-    start = time.process_time()
     c = build(f)
-    elapsed = time.process_time() - start
     assert size(c) >= 100_000
-    assert elapsed < 1.5  # about 0.4 s on an idle core

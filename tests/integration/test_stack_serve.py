@@ -42,21 +42,50 @@ def processes_mentioning(text: str) -> list[int]:
     return found
 
 
+# invalid requests: (method, path, content type, body)
+INVALID = [
+    ("POST", "/v1/circuits", "application/json", b'{"expression": "x +* y"}'),
+    ("POST", "/v1/circuits", "application/json", b'{"inputs": ["x"], "outputs": [7], "gates": '
+     b'[{"op": "nope", "args": [3]}, {"op": "add", "args": [0], "coeffs": [1, "two"]}]}'),
+    ("POST", "/v1/circuits", "application/json", b'{"inputs": ["x"'),
+    ("POST", "/v1/circuits", "text/plain", b"x*y"),
+    ("POST", "/v1/gradients", "application/json", b'{"expression": "x*y", "wrt": ["q"]}'),
+    ("POST", "/v1/gradients", "application/json", b'{"expression": "x*y", "mode": 3}'),
+    ("POST", "/v1/gradients", "application/json", b'{"expression": "x*y", "colour": "red"}'),
+    ("GET", "/v1/jobs/no-such-job", None, None),
+    ("DELETE", "/v1/circuits/c_0", None, None),
+    ("POST", "/v1/circuits", "application/msgpack", b"\xc1"),
+]  # fmt: skip
+
+
+def assert_same_problems(url: str) -> None:
+    """Local mode and ``circuitgrad serve`` answer every invalid request byte for byte alike."""
+    from circuitgrad.client.local import local_transport
+
+    with (
+        httpx.Client(base_url=url, timeout=30) as served,
+        httpx.Client(base_url="http://local", transport=local_transport()) as local,
+    ):
+        for method, path, content_type, body in INVALID:
+            headers = {"content-type": content_type} if content_type else {}
+            a = served.request(method, path, content=body, headers=headers)
+            b = local.request(method, path, content=body, headers=headers)
+            assert 400 <= a.status_code < 500, (path, a.status_code, a.text)
+            assert a.headers["content-type"] == "application/problem+json"
+            assert (a.status_code, a.headers["content-type"], a.content) == (
+                b.status_code,
+                b.headers["content-type"],
+                b.content,
+            ), (method, path, body)
+
+
 def test_serve_with_embedded_redis_then_ctrl_c(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env["CIRCUITGRAD_DATA_DIR"] = str(tmp_path / "data")  # marks every process of the stack
+    script = os.path.join(os.path.dirname(sys.executable), "circuitgrad")
     p = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "circuitgrad.service.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
+        [script, "serve", "--port", str(port), "--workers", "1"],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -83,6 +112,7 @@ def test_serve_with_embedded_redis_then_ctrl_c(tmp_path):
                 json={"points": [{"x": 3, "y": 2}]},
             ).json()["values"]
             assert values == [[12.0, 9.0]]
+        assert_same_problems(url)
         data = str(tmp_path / "data")
         stack = processes_mentioning(data)  # redis-server (its --dir), workers, API (env)
         assert len(stack) >= 4 and (tmp_path / "data" / "redis" / "appendonly.aof").exists()
