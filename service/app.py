@@ -270,8 +270,9 @@ def _document_encodings(spec: dict) -> None:
     read bodies; responses: all, by Accept); errors are problem documents (above); a
     response without a body has no content."""
     for _, _, op in _operations(spec):
-        if "requestBody" in op:
-            op["requestBody"]["required"] = True  # views read their bodies: none is 400
+        # every body is needed (none: 400 or 415), but not marked "required": with two
+        # media types openapi-python-client then writes a client that does not import
+        # (openapi-generators/openapi-python-client#1451)
         content = op.get("requestBody", {}).get("content", {})
         if JSON in content and MSGPACK in content:
             content[MSGPACK] = _msgpack(content[JSON]["schema"])
