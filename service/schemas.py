@@ -53,7 +53,7 @@ def _bin(what: str) -> dict:
 
 
 # The packed form exists in msgpack only: its arrays are msgpack bin, which JSON Schema
-# cannot type, so it is a plain JSON Schema (docs/circuit-formats.md) rather than a
+# cannot type, so it is a plain JSON Schema (docs/circuit-format.md) rather than a
 # marshmallow schema. G gate entries (constants included, inputs not), W wires.
 PACKED_CIRCUIT = {
     "type": "object",
