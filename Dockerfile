@@ -7,11 +7,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     NUMBA_CACHE_DIR=/var/cache/circuitgrad/numba
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY engine ./engine
 COPY service ./service
 COPY worker ./worker
 COPY client ./client
+COPY cli ./cli
 RUN pip install ".[service]" \
  && useradd --system --uid 10001 --home-dir /app circuitgrad \
  && mkdir -p "$NUMBA_CACHE_DIR" \

@@ -13,7 +13,7 @@ from circuitgrad.worker.runtime import Runtime
 
 from . import schemas as s
 from .context import readable_circuit, rt
-from .errors import Unavailable
+from .errors import Invalid, Unavailable
 from .jobs import job_response
 from .queue import send_evaluation
 from .requests import points_of, require_object
@@ -52,6 +52,8 @@ def create():
     """
     doc = require_object(read_body())
     cid = doc.get("circuit_id")
+    if not isinstance(cid, str):
+        raise Invalid(errors=[("/circuit_id", "is required: the id of a stored circuit")])
     readable_circuit(cid)
     r = rt()
     c = r.circuits.get(cid)

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import orjson
 from apiflask import APIBlueprint
 
-from circuitgrad.engine.passes.propagate import resolve
+from circuitgrad.engine.passes.propagate import gradient_names, resolve
 from circuitgrad.worker import batches
 from circuitgrad.worker.jobs import Status, content_key
 
@@ -82,11 +82,9 @@ def submit():
     cid = summary["id"]
     # unknown, repeated or empty wrt/of are 422 now, not a failed job later; the engine's
     # own check needs only the names, which the summary has (no need to load the circuit)
-    resolve(
-        SimpleNamespace(inputs=summary["inputs"], output_names=summary["outputs"]),
-        req.options["wrt"],
-        req.options["of"],
-    )
+    names = SimpleNamespace(inputs=summary["inputs"], output_names=summary["outputs"])
+    xs, fs = resolve(names, req.options["wrt"], req.options["of"])
+    gradient_names(names, xs, fs, req.options["include_value"])  # unique output names
     key = content_key("gradient", cid, req.options)
     fields = {"circuit_id": cid, "options": req.options}
     cached = r.redis.get(r.keys.result(key))

@@ -57,7 +57,7 @@ def _bin(what: str) -> dict:
 # marshmallow schema. G gate entries (constants included, inputs not), W wires.
 PACKED_CIRCUIT = {
     "type": "object",
-    "description": "circuitgrad.packed/1 (msgpack only; docs/circuit-formats.md)",
+    "description": "circuitgrad.packed/1 (msgpack only; docs/circuit-format.md)",
     "properties": {
         "format": {"const": "circuitgrad.packed/1"},
         "inputs": {"type": "array", "items": {"type": "string"}},

@@ -64,8 +64,23 @@ def activity(c: Circuit, xs, fs) -> tuple[np.ndarray, np.ndarray]:
     return depends, sweeps.reach_backward(c.arg_offsets, c.args, seeds)
 
 
-def gradient_names(c: Circuit, xs, fs) -> list[str]:
-    return [f"d{c.output_names[i]}/d{c.inputs[j]}" for i in fs for j in xs]
+def gradient_names(c: Circuit, xs, fs, include_value: bool = False) -> list[str]:
+    """``d{f}/d{x}`` row-major, after the circuit's own output names with ``include_value``;
+    a CircuitError if two would be equal (an output named ``df/dx`` beside ``f``...), since
+    output names must be unique."""
+    names = [f"d{c.output_names[i]}/d{c.inputs[j]}" for i in fs for j in xs]
+    if include_value:
+        names = list(c.output_names) + names
+    if len(set(names)) < len(names):
+        seen, twice = set(), []
+        for n in names:
+            if n in seen and n not in twice:
+                twice.append(n)
+            seen.add(n)
+        shown = ", ".join(repr(n) for n in twice[:5])
+        where = "/include_value" if include_value else "/of"
+        raise CircuitError(f"the result's output names would not be unique: {shown}", where)
+    return names
 
 
 class _Buffer:
@@ -191,10 +206,9 @@ def propagate(
         handles = [results[i][j] for i in range(len(fs)) for j in range(len(xs))]
     buf.reserve(len(handles) + 2, len(handles))
     out = [buf.vertex(*h) for h in handles]
-    names = gradient_names(c, xs, fs)
+    names = gradient_names(c, xs, fs, include_value)
     if include_value:
         out = [int(v) for v in c.outputs] + out
-        names = list(c.output_names) + names
     return buf.circuit(c, np.array(out, INDEX), names)
 
 

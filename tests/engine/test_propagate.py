@@ -152,3 +152,22 @@ def test_auto_picks_the_smaller_mode():
         got = differentiate(circuit, mode="auto", simplify=False)
         other = "forward" if got.mode == "backward" else "backward"
         assert got.raw["size"] <= differentiate(circuit, mode=other, simplify=False).raw["size"]
+
+
+@pytest.mark.parametrize("mode", ["forward", "backward"])
+def test_output_names_that_would_collide_are_refused(mode):
+    from circuitgrad.engine import parse_expression
+
+    c = parse_expression("f = x * y; df = x")  # d{f}/d{x} and d{df}/... are distinct
+    assert differentiate(c, mode=mode).circuit.output_names == (
+        "df/dx",
+        "df/dy",
+        "ddf/dx",
+        "ddf/dy",
+    )
+    c = parse_expression("f = x * y\ng = 2 * x", output="f")
+    c = c.with_outputs(c.outputs, ["f", "df/dx"])  # an output named like a partial of f
+    with pytest.raises(CircuitError, match="not be unique: 'df/dx'") as e:
+        differentiate(c, mode=mode, include_value=True)
+    assert e.value.errors[0].path == "/include_value"
+    assert differentiate(c, mode=mode).circuit.output_names[0] == "df/dx"  # fine without

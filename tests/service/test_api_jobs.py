@@ -291,3 +291,14 @@ def test_rate_limit_is_429_with_retry_after(service_settings):
     assert 429 in codes and codes[0] == 404
     r = next(r for r in (c.get("/v1/jobs/none") for _ in range(3)) if r.status_code == 429)
     assert r.headers["Retry-After"] == "1" and r.get_json()["status"] == 429
+
+
+def test_colliding_result_names_and_a_missing_circuit_id_are_422(client):
+    doc = {"inputs": ["x"], "gates": [{"op": "sin", "args": [0]}, {"op": "cos", "args": [0]}],
+           "outputs": [1, 2], "output_names": ["f", "df/dx"]}  # fmt: skip
+    r = client.post("/v1/gradients", json={"circuit": doc, "include_value": True})
+    assert r.status_code == 422
+    assert r.get_json()["errors"][0]["path"] == "/include_value"
+    assert client.post("/v1/gradients", json={"circuit": doc}).status_code == 202
+    r = client.post("/v1/evaluations", json={"points": [{"x": 1}]})
+    assert r.status_code == 422 and r.get_json()["errors"][0]["path"] == "/circuit_id"
