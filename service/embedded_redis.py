@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from .processes import preexec
+from circuitgrad.worker.processes import preexec
 
 DEFAULT_MAXMEMORY = "2gb"
 

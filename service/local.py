@@ -46,6 +46,8 @@ class InProcessQueue:
         self._rt = rt
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="circuitgrad-job")
         self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._running: dict[str, int] = {}  # job id -> threads working on it
         self.name = f"local-{os.getpid()}@{os.uname().nodename}"
         threading.Thread(target=self._heartbeat, name="circuitgrad-heartbeat", daemon=True).start()
 
@@ -57,14 +59,27 @@ class InProcessQueue:
             self.send(task, args)
 
     def _run(self, task, args: list) -> None:
-        with using(self._rt):
-            task.apply(args=args)
+        job_id = args[0]
+        with self._lock:
+            self._running[job_id] = self._running.get(job_id, 0) + 1
+        try:
+            with using(self._rt):
+                task.apply(args=args)
+        finally:
+            with self._lock:
+                self._running[job_id] -= 1
+                if not self._running[job_id]:
+                    del self._running[job_id]
 
     def _heartbeat(self) -> None:
-        """Announce the threads as a worker (what ``/v1/ready`` counts)."""
+        """Announce the threads as a worker (what ``/v1/ready`` counts) and renew the
+        leases of the jobs they run (worker/jobs.py)."""
         while not self._stop.is_set():
             try:
                 self._rt.heartbeat(self.name)
+                with self._lock:
+                    running = list(self._running)
+                self._rt.jobs.renew(running)
             except Exception:  # Redis gone at exit: nothing to announce to
                 pass
             self._stop.wait(HEARTBEAT_SECONDS)

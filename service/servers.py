@@ -3,7 +3,8 @@
 run_api(host, port, processes, threads)   gunicorn serving the Flask app (gthread
                                           workers: a long poll holds a thread, not a
                                           process)
-run_worker(concurrency, name, loglevel)   a Celery worker (prefork: time limits need it)
+run_worker(concurrency, name, loglevel)   a Celery worker (prefork: time limits need it;
+                                          worker/pool.py)
 """
 
 from __future__ import annotations
@@ -62,8 +63,6 @@ def run_worker(concurrency: int = 1, name: str | None = None, loglevel: str = "I
             name,
             "--loglevel",
             loglevel,
-            "--pool",
-            "prefork",
             "--without-gossip",
             "--without-mingle",
         ]

@@ -42,6 +42,7 @@ def configure(app: Celery, s: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=True,
         worker_prefetch_multiplier=1,
+        worker_pool="circuitgrad.worker.pool:TaskPool",  # prefork, replacing processes at once
         worker_proc_alive_timeout=60,
         task_soft_time_limit=s.soft_time_limit,
         task_time_limit=s.hard_time_limit,

@@ -6,9 +6,16 @@ version), so submitting the same request twice finds the same job, also when bot
 submissions race: the index is read and written inside one script.
 
 States: ``queued -> running -> succeeded | failed | cancelled``. The last three are
-final; every transition goes through a script that refuses to touch a final record, so
-a final status never changes (a late worker cannot overwrite a cancellation). Reaching a
-final status publishes the job id on one channel, which long polls wait on.
+final; every transition goes through a script (``job_scripts.py``) that refuses to touch a
+final record, so a final status never changes (a late worker cannot overwrite a
+cancellation). Reaching a final status publishes the job id on one channel, which long
+polls wait on.
+
+No accepted job is lost: a running job holds a *lease* that its worker renews while it
+runs (``renew``); every job that is not final is indexed with the time somebody must look
+at it again, and ``reap`` re-queues a job whose lease lapsed (its worker died with it)
+or whose message was not picked up in time (lost with a Redis restart), as Dramatiq and
+RQ do. A duplicate message finds the job claimed (``busy``) or final and is dropped.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -24,6 +32,7 @@ import redis
 
 from circuitgrad.engine.passes.gradient import ENGINE_VERSION
 
+from . import job_scripts as scripts
 from .connection import store_errors
 from .keys import Keys
 
@@ -54,121 +63,31 @@ def job_id_for(tenant: str, key: str) -> str:
     return hashlib.sha256(f"{tenant}\0{key}".encode()).hexdigest()[:32]
 
 
-_FINAL_LUA = "{succeeded=1, failed=1, cancelled=1}"
-
-# KEYS: index  ARGV: new id, ttl, prefix-of-job-keys, field/value pairs...
-# -> {id, created, record...}. An existing job is reused unless it was cancelled or failed
-# retryably.
-_SUBMIT = f"""
-local final = {_FINAL_LUA}
-local cur = redis.call('GET', KEYS[1])
-local gen = 0
-if cur then
-  local rec = ARGV[3] .. cur
-  local st = redis.call('HGET', rec, 'status')
-  if st and st ~= 'cancelled' and redis.call('HGET', rec, 'retryable') ~= '1' then
-    return {{cur, 0, redis.call('HGETALL', rec)}}
-  end
-  if st then gen = tonumber(redis.call('HGET', rec, 'generation') or '0') + 1 end
-end
-local id = ARGV[1]
-if gen > 0 then id = id .. '-' .. gen end
-local rec = ARGV[3] .. id
-redis.call('DEL', rec)
-redis.call('HSET', rec, 'id', id, 'generation', gen, unpack(ARGV, 4))
-redis.call('EXPIRE', rec, tonumber(ARGV[2]))
-redis.call('SET', KEYS[1], id, 'EX', tonumber(ARGV[2]))
-return {{id, 1, redis.call('HGETALL', rec)}}
-"""
-
-# KEYS: record, done channel  ARGV: now, worker, max deliveries, problem if exhausted, pid
-# -> {outcome, record if claimed}
-_CLAIM = f"""
-local final = {_FINAL_LUA}
-local st = redis.call('HGET', KEYS[1], 'status')
-if not st then return {{'missing'}} end
-if final[st] then return {{'final'}} end
-local n = redis.call('HINCRBY', KEYS[1], 'deliveries', 1)
-if n > tonumber(ARGV[3]) then
-  redis.call('HSET', KEYS[1], 'status', 'failed', 'updated_at', ARGV[1], 'error', ARGV[4])
-  redis.call('PUBLISH', KEYS[2], redis.call('HGET', KEYS[1], 'id'))
-  return {{'exhausted'}}
-end
-redis.call('HSET', KEYS[1], 'status', 'running', 'updated_at', ARGV[1], 'worker', ARGV[2],
-           'worker_pid', ARGV[5])
-return {{'claimed', redis.call('HGETALL', KEYS[1])}}
-"""
-
-# KEYS: record, done channel  ARGV: new status, now, field/value pairs...
-# -> {changed, previous status}
-_FINISH = f"""
-local final = {_FINAL_LUA}
-local st = redis.call('HGET', KEYS[1], 'status')
-if not st then return {{0, ''}} end
-if final[st] then return {{0, st}} end
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[2], unpack(ARGV, 3))
-redis.call('PUBLISH', KEYS[2], redis.call('HGET', KEYS[1], 'id'))
-return {{1, st}}
-"""
-
-# KEYS: record, done channel, result circuit's readers, result cache
-# ARGV: now, result, tenant, ttl -> 1 succeeded, 0 final already (nothing written)
-_SUCCEED = f"""
-local final = {_FINAL_LUA}
-local st = redis.call('HGET', KEYS[1], 'status')
-if (not st) or final[st] then return 0 end
-redis.call('SADD', KEYS[3], ARGV[3])
-redis.call('EXPIRE', KEYS[3], tonumber(ARGV[4]))
-redis.call('SET', KEYS[4], ARGV[2], 'EX', tonumber(ARGV[4]))
-redis.call('HSET', KEYS[1], 'status', 'succeeded', 'progress', '1', 'updated_at', ARGV[1],
-           'result', ARGV[2])
-redis.call('PUBLISH', KEYS[2], redis.call('HGET', KEYS[1], 'id'))
-return 1
-"""
-
-# KEYS: record  ARGV: progress, now   (never on a final record)
-_PROGRESS = f"""
-local final = {_FINAL_LUA}
-local st = redis.call('HGET', KEYS[1], 'status')
-if (not st) or final[st] then return 0 end
-if st == 'queued' then redis.call('HSET', KEYS[1], 'status', 'running') end
-redis.call('HSET', KEYS[1], 'progress', ARGV[1], 'updated_at', ARGV[2])
-return 1
-"""
-
-# KEYS: record, done-set, done channel  ARGV: chunk index, chunks, now, ttl, result
-# -> 0 final already, 1 more to come, 2 done (the job succeeded)
-_CHUNK_DONE = f"""
-local final = {_FINAL_LUA}
-local st = redis.call('HGET', KEYS[1], 'status')
-if (not st) or final[st] then return 0 end
-redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
-local n = redis.call('SCARD', KEYS[2])
-local total = tonumber(ARGV[2])
-if n >= total then
-  redis.call('HSET', KEYS[1], 'status', 'succeeded', 'progress', '1', 'updated_at', ARGV[3],
-             'result', ARGV[5])
-  redis.call('PUBLISH', KEYS[3], redis.call('HGET', KEYS[1], 'id'))
-  return 2
-end
-redis.call('HSET', KEYS[1], 'status', 'running', 'progress', tostring(n / total),
-           'updated_at', ARGV[3])
-return 1
-"""
-
 _JSON_FIELDS = ("options", "result", "error")
 
 
+@dataclass(frozen=True)
+class Lease:
+    """How long a claim lasts without renewal, and when a queued job is sent again."""
+
+    seconds: float = 20.0  # a running job's claim lapses this long after its last renewal
+    requeue_after: float = 15.0  # a queued job not picked up by then is sent again...
+    requeue_max: float = 300.0  # ...then after twice as long, up to this
+
+
 class JobStore:
-    def __init__(self, r: redis.Redis, keys: Keys, ttl: int):
+    def __init__(self, r: redis.Redis, keys: Keys, ttl: int, lease: Lease | None = None):
         self.r, self.keys, self.ttl = r, keys, ttl
-        self._submit = r.register_script(_SUBMIT)
-        self._claim = r.register_script(_CLAIM)
-        self._finish = r.register_script(_FINISH)
-        self._succeed = r.register_script(_SUCCEED)
-        self._progress = r.register_script(_PROGRESS)
-        self._chunk_done = r.register_script(_CHUNK_DONE)
+        self.lease = lease or Lease()
+        self._submit = r.register_script(scripts.SUBMIT)
+        self._claim = r.register_script(scripts.CLAIM)
+        self._renew = r.register_script(scripts.RENEW)
+        self._reap = r.register_script(scripts.REAP)
+        self._finish = r.register_script(scripts.FINISH)
+        self._succeed = r.register_script(scripts.SUCCEED)
+        self._progress = r.register_script(scripts.PROGRESS)
+        self._begin_chunk = r.register_script(scripts.BEGIN_CHUNK)
+        self._chunk_done = r.register_script(scripts.CHUNK_DONE)
 
     # -- reading -------------------------------------------------------------------------
     def get(self, job_id: str) -> dict | None:
@@ -201,11 +120,13 @@ class JobStore:
             "enqueued": 0,
             **fields,
         }
-        argv = [job_id_for(tenant, key), self.ttl, self.keys.job("")]
+        recheck = t + self.lease.requeue_after
+        argv = [job_id_for(tenant, key), self.ttl, self.keys.job(""), recheck]
         for name, value in record.items():
             argv += [name, _encode(name, value)]
+        index = self.keys.job_index(tenant, key)
         with store_errors():
-            _, created, raw = self._submit(keys=[self.keys.job_index(tenant, key)], args=argv)
+            _, created, raw = self._submit(keys=[index, self.keys.active()], args=argv)
         return _decode(zip(raw[::2], raw[1::2], strict=True)), bool(created)
 
     def mark_enqueued(self, job_id: str) -> None:
@@ -213,21 +134,62 @@ class JobStore:
             self.r.hset(self.keys.job(job_id), "enqueued", 1)
 
     def claim(
-        self, job_id: str, worker: str, max_deliveries: int, exhausted: dict
+        self, job_id: str, worker: str, max_deliveries: int, exhausted: dict, take_over=False
     ) -> tuple[str, dict | None]:
-        """('claimed', record), or ('final' | 'missing' | 'exhausted', None); exhausted: too
-        many deliveries, the job is failed now.
+        """('claimed', record) with a fresh lease; ('busy', {worker, worker_pid}) while
+        another delivery holds a live lease; or ('final' | 'missing' | 'exhausted', None)
+        — exhausted: too many deliveries, the job is failed now.
 
         The record keeps who runs the job (worker name and process id) and how often a
-        worker took it: a job whose worker died is delivered again, up to a limit."""
+        worker took it: a job whose worker died is delivered again, up to a limit.
+        ``take_over`` claims even under a live lease (its holder is known to be dead)."""
+        t = time.time()
+        args = [now_iso(t), worker, max_deliveries, orjson.dumps(exhausted), os.getpid()]
+        args += [self.lease.seconds, int(take_over), repr(t)]
         with store_errors():
             out = self._claim(
-                keys=[self.keys.job(job_id), self.keys.done_channel()],
-                args=[now_iso(), worker, max_deliveries, orjson.dumps(exhausted), os.getpid()],
+                keys=[self.keys.job(job_id), self.keys.done_channel(), self.keys.active()],
+                args=args,
             )
-        if len(out) == 1:
-            return out[0].decode(), None
-        return "claimed", _decode(zip(out[1][::2], out[1][1::2], strict=True))
+        outcome = out[0].decode()
+        if outcome == "claimed":
+            return outcome, _decode(zip(out[1][::2], out[1][1::2], strict=True))
+        if outcome == "busy":
+            holder, pid = (None if v is None else v.decode() for v in out[1])
+            return outcome, {"worker": holder, "worker_pid": pid}
+        return outcome, None
+
+    def renew(self, job_ids) -> int:
+        """Extend the leases of these running jobs (one round trip); how many were running."""
+        job_ids = list(job_ids)
+        if not job_ids:
+            return 0
+        args = [repr(time.time()), self.lease.seconds]
+        with store_errors():
+            pipe = self.r.pipeline(transaction=False)
+            for job_id in job_ids:
+                keys = [self.keys.job(job_id), self.keys.active()]
+                self._renew(keys=keys, args=args, client=pipe)
+            return sum(int(x) for x in pipe.execute())
+
+    def due(self, limit: int = 100) -> list[str]:
+        """Jobs whose lease lapsed or whose recheck time came, oldest first."""
+        with store_errors():
+            found = self.r.zrangebyscore(self.keys.active(), "-inf", time.time(), 0, limit)
+        return [j.decode() for j in found]
+
+    def reap(self, job_id: str) -> tuple[str, str, int, set[int]]:
+        """Look at one due job: ('gone' | 'alive' | 'send', kind, chunks, done chunks). On
+        'send' the job is queued again and the caller must send its messages."""
+        lease = self.lease
+        args = [job_id, repr(time.time()), lease.requeue_after, lease.requeue_max]
+        keys = [self.keys.job(job_id), self.keys.active(), self.keys.job_done(job_id)]
+        with store_errors():
+            out = self._reap(keys=keys, args=args)
+        outcome = out[0].decode()
+        if outcome != "send":
+            return outcome, "", 0, set()
+        return outcome, out[1].decode(), int(out[2]), {int(i) for i in out[3:]}
 
     def progress(self, job_id: str, fraction: float) -> bool:
         with store_errors():
@@ -246,7 +208,8 @@ class JobStore:
             argv += [name, _encode(name, value)]
         with store_errors():
             changed, previous = self._finish(
-                keys=[self.keys.job(job_id), self.keys.done_channel()], args=argv
+                keys=[self.keys.job(job_id), self.keys.done_channel(), self.keys.active()],
+                args=argv,
             )
         return bool(changed), previous.decode()
 
@@ -259,6 +222,7 @@ class JobStore:
             self.keys.done_channel(),
             self.keys.acl(result["circuit_id"]),
             self.keys.result(job["content_key"]),
+            self.keys.active(),
         ]
         with store_errors():
             return bool(
@@ -274,14 +238,13 @@ class JobStore:
         return self.finish(job_id, Status.CANCELLED)
 
     # -- evaluation jobs: chunks done by many tasks ---------------------------------------
-    def chunk_try(self, job_id: str, index: int) -> int:
-        """Count one more delivery of chunk ``index``; returns the count so far."""
-        key = self.keys.job_tries(job_id)
+    def begin_chunk(self, job_id: str, index: int, worker: str = "worker") -> int:
+        """A task starts chunk ``index``: the job runs, under a lease; returns how often
+        this chunk was delivered so far, or -1 if the job is final already."""
+        args = [index, repr(time.time()), self.ttl, self.lease.seconds, worker, os.getpid()]
+        keys = [self.keys.job(job_id), self.keys.job_tries(job_id), self.keys.active()]
         with store_errors():
-            pipe = self.r.pipeline(transaction=False)
-            pipe.hincrby(key, str(index), 1)
-            pipe.expire(key, self.ttl)
-            return int(pipe.execute()[0])
+            return int(self._begin_chunk(keys=keys, args=args))
 
     def chunk_done(self, job_id: str, index: int, chunks: int, result: dict) -> int:
         """Record chunk ``index`` as done: 2 when it was the last one (job succeeded)."""
@@ -292,6 +255,7 @@ class JobStore:
                         self.keys.job(job_id),
                         self.keys.job_done(job_id),
                         self.keys.done_channel(),
+                        self.keys.active(),
                     ],
                     args=[index, chunks, now_iso(), self.ttl, orjson.dumps(result)],
                 )

@@ -11,6 +11,9 @@
     {p}rate:{tenant}:{sec}    request counter of one second
     {p}workers                sorted set: worker name -> last heartbeat (unix time)
     {p}jobs:done              pub/sub channel: the id of each job that became final
+    {p}jobs:active            sorted set: every job not final -> when to look at it next
+                              (running: its lease's end; queued: when to send it again)
+    {p}reaper                 lock: the one worker process that reaps at a time
 
 ``{p}`` is the configured prefix; kombu's own keys get the same prefix through its
 ``global_keyprefix`` option, so one deployment's keys can be listed, or wiped, together.
@@ -57,3 +60,9 @@ class Keys:
 
     def done_channel(self) -> str:
         return f"{self.prefix}jobs:done"
+
+    def active(self) -> str:
+        return f"{self.prefix}jobs:active"
+
+    def reaper(self) -> str:
+        return f"{self.prefix}reaper"

@@ -17,7 +17,7 @@ from functools import cached_property
 import redis
 
 from .connection import redis_client, store_errors
-from .jobs import JobStore
+from .jobs import JobStore, Lease
 from .keys import Keys
 from .settings import Settings, settings
 from .store import BlobStore, CircuitStore
@@ -48,7 +48,9 @@ class Runtime:
 
     @cached_property
     def jobs(self) -> JobStore:
-        return JobStore(self.redis, self.keys, self.settings.retention_seconds)
+        s = self.settings
+        lease = Lease(s.lease_seconds, s.requeue_after_seconds, s.requeue_max_seconds)
+        return JobStore(self.redis, self.keys, s.retention_seconds, lease)
 
     # -- worker presence -------------------------------------------------------------------
     def heartbeat(self, worker: str) -> None:

@@ -65,6 +65,14 @@ class Settings:
     visibility_timeout: int = 2400  # must exceed the hard limit: unacked work comes back after it
     restore_interval: int = 10  # seconds between sweeps that restore unacked messages
     max_deliveries: int = 3  # a job that keeps killing its worker fails after this many
+    # leases (worker/jobs.py): a running job's claim lapses this long after its worker's
+    # last renewal, then the job is queued again; a queued job whose message was not
+    # picked up is sent again after requeue_after seconds, then twice as long, ...
+    lease_seconds: float = 20.0
+    requeue_after_seconds: float = 15.0
+    requeue_max_seconds: float = 300.0
+    store_patience_seconds: float = 120.0  # a worker retries result writes this long
+    job_memory_bytes: int = 4 << 30  # address space a pool process may add for one job; 0: no limit
     # tenancy
     api_keys: tuple[tuple[str, str], ...] = ()  # (key, tenant) pairs; none: no auth
     rate_limit: int = 2000  # requests per second per tenant; 0 disables
@@ -111,6 +119,17 @@ class Settings:
             ),
             restore_interval=_int(env, "CIRCUITGRAD_RESTORE_INTERVAL", d.restore_interval),
             max_deliveries=_int(env, "CIRCUITGRAD_MAX_DELIVERIES", d.max_deliveries),
+            lease_seconds=_float(env, "CIRCUITGRAD_LEASE_SECONDS", d.lease_seconds),
+            requeue_after_seconds=_float(
+                env, "CIRCUITGRAD_REQUEUE_AFTER_SECONDS", d.requeue_after_seconds
+            ),
+            requeue_max_seconds=_float(
+                env, "CIRCUITGRAD_REQUEUE_MAX_SECONDS", d.requeue_max_seconds
+            ),
+            store_patience_seconds=_float(
+                env, "CIRCUITGRAD_STORE_PATIENCE_SECONDS", d.store_patience_seconds
+            ),
+            job_memory_bytes=_int(env, "CIRCUITGRAD_JOB_MEMORY_BYTES", d.job_memory_bytes),
             api_keys=parse_api_keys(env.get("CIRCUITGRAD_API_KEYS", "")),
             rate_limit=_int(env, "CIRCUITGRAD_RATE_LIMIT", d.rate_limit),
             warm_up=env.get("CIRCUITGRAD_WARM_UP", "1").strip().lower() not in ("0", "false", "no"),

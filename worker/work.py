@@ -1,13 +1,16 @@
 """What a task does: load a job, run the engine, store the result, update the record.
 
 An engine error becomes a ``failed`` job carrying a problem document, never a crashed
-worker. A cancelled job writes no result: the engine polls ``should_stop`` between
-chunks of work, and a result finished after a cancellation is deleted again.
+worker; so does a job that outgrows its memory budget. A cancelled job records no result:
+the engine polls ``should_stop`` between chunks of work, and the worker's main process
+stops a cancelled job's process from outside (worker/watch.py). Result writes that fail
+because Redis is away are tried again for a while (``patiently``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from circuitgrad.engine.errors import Cancelled, CircuitError
@@ -15,7 +18,7 @@ from circuitgrad.engine.evaluation.evaluate import evaluate
 from circuitgrad.engine.passes.gradient import differentiate
 
 from . import batches
-from .errors import BlobMissing, StoreError, StoreFull
+from .errors import BlobMissing, StoreError, StoreFull, StoreUnavailable
 from .jobs import FINAL
 from .problems import invalid, problem
 from .runtime import Runtime
@@ -27,7 +30,10 @@ CANCEL_CHECK_EVERY = 0.05  # seconds between reads of the cancellation flag
 
 
 class Hooks:
-    """The engine's ``progress`` and ``should_stop`` callbacks for one job, throttled."""
+    """The engine's ``progress`` and ``should_stop`` callbacks for one job, throttled. The
+    store being away is no reason to stop computing: a progress write that fails is
+    skipped, and a cancellation that cannot be read is not assumed (the worker's main
+    process also stops a cancelled job from outside: worker/watch.py)."""
 
     def __init__(self, rt: Runtime, job_id: str):
         self.rt, self.job_id = rt, job_id
@@ -38,14 +44,49 @@ class Hooks:
         t = time.monotonic()
         if t - self._last_progress >= PROGRESS_EVERY and fraction < 1.0:
             self._last_progress = t
-            self.rt.jobs.progress(self.job_id, fraction)
+            try:
+                self.rt.jobs.progress(self.job_id, fraction)
+            except StoreUnavailable:
+                pass
 
     def should_stop(self, force: bool = False) -> bool:
         t = time.monotonic()
         if not self._stopped and (force or t - self._last_check >= CANCEL_CHECK_EVERY):
             self._last_check = t
-            self._stopped = self.rt.jobs.status(self.job_id) in (None, *FINAL)
+            try:
+                self._stopped = self.rt.jobs.status(self.job_id) in (None, *FINAL)
+            except StoreUnavailable:
+                pass
         return self._stopped
+
+
+def patiently(rt: Runtime, write):
+    """``write()``, tried again while the store is away (a Redis restart), for up to the
+    configured patience: a computed result is not thrown away because Redis blinked."""
+    deadline = time.monotonic() + rt.settings.store_patience_seconds
+    delay = 0.25
+    while True:
+        try:
+            return write()
+        except StoreUnavailable:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("store unavailable; retrying a result write in %.1f s", delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def holder_is_dead(holder: dict, worker: str) -> bool:
+    """The lease's holder is a process of this same worker that no longer exists."""
+    if holder.get("worker") != worker or not (holder.get("worker_pid") or "").isdigit():
+        return False
+    try:
+        os.kill(int(holder["worker_pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def exhausted_problem(tries: int) -> dict:
@@ -57,12 +98,33 @@ def exhausted_problem(tries: int) -> dict:
     )
 
 
+def amount(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n >> 20} MiB"
+
+
+def memory_problem(limit: int) -> dict:
+    return problem(
+        507,
+        "memory-budget",
+        "Memory budget exceeded",
+        f"the job needed more memory than its budget of {amount(limit)} "
+        "(CIRCUITGRAD_JOB_MEMORY_BYTES); a smaller circuit, fewer inputs (forward mode) or "
+        "backward mode may fit",
+    )
+
+
+def claim(rt: Runtime, job_id: str, worker: str) -> tuple[str, dict | None]:
+    s = rt.settings
+    exhausted = exhausted_problem(s.max_deliveries)
+    outcome, job = rt.jobs.claim(job_id, worker, s.max_deliveries, exhausted)
+    if outcome == "busy" and holder_is_dead(job, worker):  # our own pool process died
+        outcome, job = rt.jobs.claim(job_id, worker, s.max_deliveries, exhausted, True)
+    return outcome, job if outcome == "claimed" else None
+
+
 def run_gradient(rt: Runtime, job_id: str, worker: str) -> str:
     """Compute a gradient job; returns what happened (for logs and tests)."""
-    s = rt.settings
-    outcome, job = rt.jobs.claim(
-        job_id, worker, s.max_deliveries, exhausted_problem(s.max_deliveries)
-    )
+    outcome, job = claim(rt, job_id, worker)
     if job is None:
         return outcome
     hooks = Hooks(rt, job_id)
@@ -72,13 +134,12 @@ def run_gradient(rt: Runtime, job_id: str, worker: str) -> str:
             c, progress=hooks.progress, should_stop=hooks.should_stop, **job["options"]
         )
         cert = g.certificate()
-        meta, created = rt.circuits.put(g.circuit, measured=cert["result"])
+        meta, _ = patiently(rt, lambda: rt.circuits.put(g.circuit, measured=cert["result"]))
         result = gradient_result(meta, g, cert)
-        if not rt.jobs.succeed(job, result):  # cancelled meanwhile: leave nothing behind
-            if created:
-                rt.circuits.delete(meta["id"])
-            return "cancelled"
-        return "succeeded"
+        # a result finished after a cancellation is not recorded; its circuit, which other
+        # jobs may share (ids are content hashes), expires with the retention period
+        done = patiently(rt, lambda: rt.jobs.succeed(job, result))
+        return "succeeded" if done else "cancelled"
     except Cancelled:
         return "cancelled"
     except CircuitError as e:
@@ -127,14 +188,16 @@ def store_full_problem(e: Exception) -> dict:
 
 
 # -- evaluation jobs ---------------------------------------------------------------------
-def run_evaluation_chunk(rt: Runtime, job_id: str, index: int) -> str:
+def run_evaluation_chunk(rt: Runtime, job_id: str, index: int, worker: str = "worker") -> str:
     """Evaluate chunk ``index`` of an evaluation job; the last chunk done completes the job."""
     job = rt.jobs.get(job_id)
     if job is None:
         return "missing"
     if job["status"] in FINAL:
         return "final"
-    tries = rt.jobs.chunk_try(job_id, index)
+    tries = rt.jobs.begin_chunk(job_id, index, worker)
+    if tries < 0:
+        return "final"
     if tries > rt.settings.max_deliveries:
         rt.jobs.fail(job_id, exhausted_problem(tries - 1))
         return "exhausted"
@@ -145,13 +208,13 @@ def run_evaluation_chunk(rt: Runtime, job_id: str, index: int) -> str:
             values = evaluate(c, rt.blobs.get_array(batches.points_blob(job_id, index)))
             if rt.jobs.status(job_id) in FINAL:
                 return "final"
-            rt.blobs.put_array(batches.values_blob(job_id, index), values)
+            patiently(rt, lambda: rt.blobs.put_array(batches.values_blob(job_id, index), values))
         result = {
             "outputs": job["options"]["outputs"],
             "points": job["options"]["points"],
             "chunks": chunks,
         }
-        done = rt.jobs.chunk_done(job_id, index, chunks, result)
+        done = patiently(rt, lambda: rt.jobs.chunk_done(job_id, index, chunks, result))
         if done == 0:  # cancelled or failed meanwhile: keep nothing
             batches.discard(rt.blobs, job_id, chunks)
             return "final"

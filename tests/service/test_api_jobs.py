@@ -140,8 +140,12 @@ def test_a_cancelled_running_job_writes_no_result(client, rt, monkeypatch):
 
     monkeypatch.setattr(rt.circuits, "put", put_after_cancel)
     assert work.run_gradient(rt, job["id"], "w") == "cancelled"
-    assert rt.jobs.get(job["id"])["status"] == "cancelled"
-    assert not rt.blobs.exists(stored[0])
+    record = rt.jobs.get(job["id"])
+    assert record["status"] == "cancelled" and "result" not in record
+    # the computed circuit is not the tenant's (nothing grants it; it may be another job's
+    # result too, ids being content hashes, so it is left to expire, not deleted)
+    assert not rt.circuits.readable(stored[0], record["tenant"])
+    assert client.get(f"/v1/circuits/{stored[0]}").status_code == 404
 
 
 def test_the_engine_stops_when_cancelled(client, rt):
@@ -155,12 +159,12 @@ def test_the_engine_stops_when_cancelled(client, rt):
 def test_a_job_that_keeps_killing_its_worker_fails(client, rt, service_settings):
     job = submit(client, expression="cos(k) * k").get_json()
     for _ in range(service_settings.max_deliveries):  # deliveries whose worker then died
-        assert (
-            rt.jobs.claim(
-                job["id"], "w", service_settings.max_deliveries, work.exhausted_problem(3)
-            )[0]
-            == "claimed"
+        outcome, _ = rt.jobs.claim(
+            job["id"], "w", service_settings.max_deliveries, work.exhausted_problem(3)
         )
+        assert outcome == "claimed"
+        assert rt.jobs.claim(job["id"], "w", 9, {})[0] == "busy"  # while its lease lives
+        rt.redis.hset(rt.keys.job(job["id"]), "lease_until", 0)  # ...its worker died
     assert work.run_gradient(rt, job["id"], "w") == "exhausted"
     failed = client.get(f"/v1/jobs/{job['id']}").get_json()
     assert failed["status"] == "failed" and failed["error"]["type"].endswith("worker-lost")

@@ -1,4 +1,4 @@
-"""Child processes that cannot outlive their parent.
+"""Processes that cannot outlive their parent, and the memory a process may take.
 
 ``die_with_parent`` is a ``preexec_fn``: the child asks the kernel (Linux
 ``PR_SET_PDEATHSIG``) for SIGKILL when the thread that started it ends, whatever ends it
@@ -44,3 +44,28 @@ def preexec() -> object | None:
     child to the *thread* that forked it, and a worker thread may end long before the
     process does (the caller's atexit handler then stops the child)."""
     return die_with_parent if threading.current_thread() is threading.main_thread() else None
+
+
+def data_bytes() -> int:
+    """This process's data segment now (VmData: heap and private writable mappings)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def limit_data(budget: int) -> None:
+    """Let the data segment grow by at most ``budget`` bytes from now on (RLIMIT_DATA:
+    anonymous memory — NumPy arrays, Python objects, thread stacks — but not the code and
+    files mapped in, so the compiled engine does not count against a job)."""
+    import resource
+
+    soft = data_bytes() + budget
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
