@@ -38,12 +38,16 @@ class Hooks:
     def __init__(self, rt: Runtime, job_id: str):
         self.rt, self.job_id = rt, job_id
         self._last_progress = self._last_check = time.monotonic()  # just claimed: running
+        self._written = 0.0
         self._stopped = False
 
     def progress(self, fraction: float) -> None:
+        """Written at most every PROGRESS_EVERY seconds, but every tenth reached is written
+        (0.9 marks the start of simplification: phases stay visible)."""
         t = time.monotonic()
-        if t - self._last_progress >= PROGRESS_EVERY and fraction < 1.0:
-            self._last_progress = t
+        new_tenth = int(fraction * 10) > int(self._written * 10)
+        if (t - self._last_progress >= PROGRESS_EVERY or new_tenth) and fraction < 1.0:
+            self._last_progress, self._written = t, fraction
             try:
                 self.rt.jobs.progress(self.job_id, fraction)
             except StoreUnavailable:

