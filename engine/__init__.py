@@ -16,6 +16,7 @@ from .building.expr import Expr, build, inputs
 from .building.parser import parse_expression
 from .core.circuit import Circuit
 from .core.ops import OPS
+from .drawing import draw
 from .errors import Cancelled, CircuitError, ErrorItem
 from .formats.codec import (
     content_id,
@@ -39,7 +40,7 @@ from .passes.simplify import simplify  # isort: skip
 __all__ = [
     "ENGINE_VERSION", "OPS", "Cancelled", "Circuit", "CircuitBuilder", "CircuitError",
     "ErrorItem", "Expr", "Gradient", "backward_propagate", "build", "content_id",
-    "differentiate", "dump", "evaluate", "evaluate_reference", "forward_propagate",
+    "differentiate", "draw", "dump", "evaluate", "evaluate_reference", "forward_propagate",
     "from_document", "from_json", "from_msgpack", "gradient", "inputs", "load", "measures",
     "parse_expression", "simplify", "to_document", "to_json", "to_msgpack", "to_packed",
 ]  # fmt: skip
