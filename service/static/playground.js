@@ -166,6 +166,7 @@ async function differentiate(event) {
     const kind = document.querySelector('input[name="kind"]:checked').value;
     status("uploading the circuit…", 0);
     const body = kind === "expression" ? { expression: text } : text;
+    state.gradient = null;
     const { data: circuit } = await api("POST", "v1/circuits", body);
     state.circuit = circuit;
     $("results").hidden = false;
@@ -192,6 +193,9 @@ async function differentiate(event) {
     if (!(e instanceof ApiError)) throw e;
     showProblem(e, "source");
     $("status").hidden = true;
+    if (!state.gradient || state.circuit === null) $("results").hidden = true;
+    $("evaluate-card").hidden = true; // its point belonged to the previous circuit
+    state.gradient = null;
   } finally {
     state.busy = false;
     $("differentiate").disabled = false;
