@@ -8,6 +8,7 @@ candidate looks only at what is near it.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 CELL = 40.0
@@ -57,7 +58,15 @@ class Placer:
         self.boxes: dict[tuple[int, int], list[tuple]] = defaultdict(list)
 
     def add_segment(self, wire: int, seg) -> None:
-        for cell in _cells(*seg):
+        """Into the cells along it (sampled every half cell), not its bounding box: a long
+        diagonal wire would fill a large box."""
+        x0, y0, x1, y1 = seg
+        steps = max(1, int(math.hypot(x1 - x0, y1 - y0) / (CELL / 2)))
+        cells = {
+            (int((x0 + (x1 - x0) * k / steps) // CELL), int((y0 + (y1 - y0) * k / steps) // CELL))
+            for k in range(steps + 1)
+        }
+        for cell in cells:
             self.segments[cell].append((wire, seg))
 
     def add_box(self, box) -> None:
