@@ -4,7 +4,8 @@ Pure computation: no I/O besides the CLI, nothing of the service. Layers:
 ``circuit`` (the IR) ← ``ops`` (the op table) ← ``templates``/``partials`` (derivative rules
 applied op by op) ← ``sweeps``/``propagate`` (forward and backward) ← ``gradient`` (options,
 auto mode, certificate); ``simplify``, ``evaluate``, ``codec``/``validate``/``packed``,
-``builder``/``expr``/``parser``, ``measures`` beside them.
+``builder``/``expr``/``parser``, ``measures`` beside them; ``drawing`` pictures circuits
+(SVG or DOT text; it registers itself as ``Circuit._repr_svg_``).
 
 The public names are imported here explicitly; some share a name with their module
 (``simplify``, ``evaluate``, ``gradient``, ``measures``), and importing them last makes the
