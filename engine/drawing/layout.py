@@ -108,6 +108,8 @@ def layout(
     for w, chain in enumerate(paths):
         if labelled is not None and labelled[w]:
             busy[layer[chain[-1]]] += 1
+    widest = max(len(nodes) for nodes in order)  # wide layers: long slanted wires
+    layer_gap *= 1.0 + min(1.0, max(0, widest - 12) / 40)
     below = [min(layer_gap + 7.0 * max(0, b - 4), 2.0 * layer_gap) for b in busy]
     height = [0.0] * (top + 1)  # of each layer above the bottom one
     for L in range(1, top + 1):

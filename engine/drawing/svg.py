@@ -27,6 +27,7 @@ CONST_H = 22.0
 SYMBOL_PX, SMALL_PX, LABEL_PX, NAME_PX = 16, 12, 12, 14
 EDGE = "#5b6470"
 MARGIN = 28.0
+STEEPEST = math.cos(math.radians(50))  # wires meet nodes at most this far from vertical
 HEADER = 70.0  # room for the caption, and the output names, above the picture
 LEGEND_HEADING = "where each added gate comes from"
 
@@ -170,10 +171,10 @@ def _curve(pts, r_start, r_end) -> str:
     """A smooth path through ``pts`` (bottom to top): vertical tangents at the bends,
     leaving the first node and reaching the last one along the radius."""
     (x0, y0), (x1, y1) = pts[0], pts[1]
-    ux, uy = _unit(x1 - x0, y1 - y0)
+    ux, uy = _steep(x1 - x0, y1 - y0, -1.0)
     start = (x0 + ux * r_start, y0 + uy * r_start)
     (xp, yp), (xn, yn) = pts[-2], pts[-1]
-    vx, vy = _unit(xp - xn, yp - yn)
+    vx, vy = _steep(xp - xn, yp - yn, 1.0)
     end = (xn + vx * r_end, yn + vy * r_end)
     anchors = [start, *pts[1:-1], end]
     d = [f"M{start[0]:.1f},{start[1]:.1f}"]
@@ -189,6 +190,17 @@ def _curve(pts, r_start, r_end) -> str:
 def _unit(dx: float, dy: float) -> tuple[float, float]:
     n = math.hypot(dx, dy) or 1.0
     return dx / n, dy / n
+
+
+def _steep(dx: float, dy: float, down: float) -> tuple[float, float]:
+    """The unit direction toward (dx, dy), but at most 50° off the vertical (``down`` = 1:
+    below the node, -1: above it): wires leave upward and arrive from below, even when
+    their other end is far to the side."""
+    ux, uy = _unit(dx, dy)
+    if uy * down < STEEPEST:
+        uy = STEEPEST * down
+        ux = math.copysign(math.sqrt(1 - uy * uy), ux)
+    return ux, uy
 
 
 def _coefficient_label(text, lower, upper, w, placer: Placer) -> str:
