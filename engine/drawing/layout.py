@@ -19,11 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from ..core.circuit import Circuit
 from ..core.measures import depths
-from ..core.ops import CONST, INPUT
 
 SWEEPS = 6  # down-and-up crossing-reduction rounds
 PLACEMENT_ROUNDS = 12  # coordinate relaxation rounds
@@ -244,11 +241,3 @@ def _fit(desired, weight, offset) -> list[float]:
     for w, s, k in blocks:
         y += [s / w] * int(k)
     return [yi + o for yi, o in zip(y, offset, strict=True)]
-
-
-def source_kinds(c: Circuit) -> np.ndarray:
-    """Per vertex: 0 input, 1 constant, 2 gate."""
-    kind = np.full(c.n_vertices, 2, np.int8)
-    kind[c.op == INPUT.code] = 0
-    kind[c.op == CONST.code] = 1
-    return kind
