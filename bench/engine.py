@@ -35,8 +35,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # this folder's helper modules
 
-from circuitgrad.engine import codec, generate  # noqa: E402
+from circuitgrad.engine.building import generate  # noqa: E402
 from circuitgrad.engine.core.circuit import Circuit  # noqa: E402
+from circuitgrad.engine.formats import codec  # noqa: E402
 
 SEED = 2024  # of the evaluation points
 HAVE_CASADI = importlib.util.find_spec("casadi") is not None  # the optional ``bench`` extra

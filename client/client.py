@@ -124,6 +124,13 @@ class _Surface(Operations):
         """
         return self._run(self._evaluate(circuit, points, job, timeout))
 
+    def picture(self, circuit: Any, *, format: str = "svg", max_gates: int | None = None) -> str:
+        """The picture of a circuit as text: SVG (``format="svg"``) or Graphviz DOT
+        (``"dot"``). Inputs at the bottom, outputs at the top; a circuit of more than
+        ``max_gates`` gates (at most the service's limit, 400 by default) is pictured as
+        a summary. ``circuit``: a ``CircuitRef``, an id, or a circuit to upload first."""
+        return self._run(self._circuit_picture(circuit, format, max_gates))
+
     # -- jobs ----------------------------------------------------------------------------
     def gradient(
         self,
@@ -166,6 +173,9 @@ class _Surface(Operations):
 
     def _cancel_job(self, job: Job):
         return self._run(self._cancel(job))
+
+    def _job_picture(self, job: Job, format: str, max_gates: int | None):
+        return self._run(self._picture(f"/v1/jobs/{job.id}/picture", format, max_gates))
 
     # -- operations ----------------------------------------------------------------------
     def health(self) -> dict:

@@ -41,6 +41,7 @@ class Sleep:
 
 
 Op = Generator[Any, Any, Any]
+PICTURE_TYPES = {"svg": "image/svg+xml", "dot": "text/vnd.graphviz"}
 
 
 @dataclass
@@ -308,6 +309,22 @@ class Operations:
         if job.status == "cancelled":
             raise JobCancelled(job, job.error or {"detail": "the job was cancelled"})
         return job
+
+    # -- pictures ------------------------------------------------------------------------
+    def _picture(self, path: str, format: str, max_gates: int | None) -> Op:
+        """The text of a picture (``GET .../picture``): SVG or Graphviz DOT."""
+        if format not in PICTURE_TYPES:
+            raise ValueError(f"format must be one of {', '.join(PICTURE_TYPES)}")
+        params: dict[str, Any] = {"format": format}
+        if max_gates is not None:
+            params["max_gates"] = int(max_gates)
+        call = Call("GET", path, accept=PICTURE_TYPES[format], params=params)
+        response = yield from self._request(call)
+        return response.text
+
+    def _circuit_picture(self, circuit: Any, format: str, max_gates: int | None) -> Op:
+        ref = yield from self._resolve(circuit)
+        return (yield from self._picture(f"/v1/circuits/{ref.id}/picture", format, max_gates))
 
     # -- operations ----------------------------------------------------------------------
     def _health(self, path: str) -> Op:

@@ -50,6 +50,15 @@ class CircuitRef:
         """Submit the gradient of this circuit; returns a ``Job``. See ``Client.gradient``."""
         return self._client.gradient(self, **options)
 
+    def picture(self, format: str = "svg", max_gates: int | None = None):
+        """The picture of this circuit: SVG text (or DOT with ``format="dot"``); a summary
+        past ``max_gates`` gates. See ``Client.picture``."""
+        return self._client.picture(self, format=format, max_gates=max_gates)
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows a stored circuit as its picture, fetched from the service."""
+        return _shown(self._client, lambda: self.picture())
+
     def __eq__(self, other) -> bool:
         return isinstance(other, CircuitRef) and other.id == self.id
 
@@ -104,6 +113,12 @@ class Job:
         """
         return self._client._wait_job(self, timeout)
 
+    def picture(self, format: str = "svg", max_gates: int | None = None):
+        """The picture of a succeeded gradient job's result: SVG text (or DOT), the source
+        circuit's gates set apart from the added ones, each added gate coloured by the
+        source wire (backward) or vertex (forward) whose derivative rule produced it."""
+        return self._client._job_picture(self, format, max_gates)
+
     def cancel(self):
         """Cancel the job; a running job stops promptly and writes no result.
 
@@ -117,3 +132,14 @@ class Job:
             f"Job({self.id!r}, kind={self.kind!r}, status={self.status!r}, "
             f"progress={self.progress:.2f}{tail})"
         )
+
+
+def _shown(client, fetch) -> str | None:
+    """A picture for Jupyter, or None (then it shows the repr): never with an async
+    client (a coroutine is no picture), never an exception in a display hook."""
+    if client is None or getattr(client, "_asynchronous", False):
+        return None
+    try:
+        return fetch()
+    except Exception:
+        return None

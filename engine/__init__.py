@@ -4,7 +4,8 @@ Pure computation: no I/O besides the CLI, nothing of the service. Layers:
 ``circuit`` (the IR) ← ``ops`` (the op table) ← ``templates``/``partials`` (derivative rules
 applied op by op) ← ``sweeps``/``propagate`` (forward and backward) ← ``gradient`` (options,
 auto mode, certificate); ``simplify``, ``evaluate``, ``codec``/``validate``/``packed``,
-``builder``/``expr``/``parser``, ``measures`` beside them.
+``builder``/``expr``/``parser``, ``measures`` beside them; ``drawing`` pictures circuits
+(SVG or DOT text; it registers itself as ``Circuit._repr_svg_``).
 
 The public names are imported here explicitly; some share a name with their module
 (``simplify``, ``evaluate``, ``gradient``, ``measures``), and importing them last makes the
@@ -16,6 +17,7 @@ from .building.expr import Expr, build, inputs
 from .building.parser import parse_expression
 from .core.circuit import Circuit
 from .core.ops import OPS
+from .drawing import draw
 from .errors import Cancelled, CircuitError, ErrorItem
 from .formats.codec import (
     content_id,
@@ -39,7 +41,7 @@ from .passes.simplify import simplify  # isort: skip
 __all__ = [
     "ENGINE_VERSION", "OPS", "Cancelled", "Circuit", "CircuitBuilder", "CircuitError",
     "ErrorItem", "Expr", "Gradient", "backward_propagate", "build", "content_id",
-    "differentiate", "dump", "evaluate", "evaluate_reference", "forward_propagate",
+    "differentiate", "draw", "dump", "evaluate", "evaluate_reference", "forward_propagate",
     "from_document", "from_json", "from_msgpack", "gradient", "inputs", "load", "measures",
     "parse_expression", "simplify", "to_document", "to_json", "to_msgpack", "to_packed",
 ]  # fmt: skip

@@ -21,10 +21,10 @@ from circuitgrad.worker.errors import BlobMissing, StoreError, StoreFull, StoreU
 from circuitgrad.worker.runtime import runtime
 from circuitgrad.worker.settings import Settings, settings
 
-from . import circuits, evaluations, health, jobs, schemas, tenancy
+from . import circuits, evaluations, health, jobs, pictures, playground, schemas, tenancy
 from .errors import BY_STATUS, ApiError, Invalid, NotFound, Unavailable
 from .queue import CeleryQueue, TaskQueue
-from .tenancy import PUBLIC_PATHS
+from .tenancy import is_public
 from .waiting import Notifier
 from .wire import JSON, MSGPACK, PROBLEM_JSON, problem_response
 
@@ -86,12 +86,13 @@ def create_app(s: Settings | None = None, queue: TaskQueue | None = None) -> API
         DESCRIPTION=DESCRIPTION,
         AUTO_SERVERS=False,  # apiflask would cache the first request's host: _serve_spec
         PUBLIC_URL=os.environ.get(PUBLIC_URL_ENV, "").strip().rstrip("/") or None,
+        **playground.docs_config(),  # /v1/docs loads its assets from this service
     )
     rt = runtime(s)
     app.extensions["circuitgrad"] = rt
     app.extensions["circuitgrad.notifier"] = Notifier(rt.redis, rt.keys.done_channel())
     app.extensions["circuitgrad.queue"] = CeleryQueue(s) if queue is None else queue
-    for bp in (circuits.bp, jobs.bp, evaluations.bp, health.bp):
+    for bp in (circuits.bp, jobs.bp, evaluations.bp, pictures.bp, health.bp, playground.bp):
         app.register_blueprint(bp)
     app.before_request(lambda: tenancy.before_request(rt))
     app.error_processor(_http_error)
@@ -218,7 +219,7 @@ def _document_errors(spec: dict) -> None:
     public operations need no key."""
     for path, _, op in _operations(spec):
         responses = op.setdefault("responses", {})
-        if path in PUBLIC_PATHS:
+        if is_public(path):
             op["security"] = []
         else:
             for status, (description, _headers) in SHARED_ERRORS.items():
@@ -307,8 +308,28 @@ def _document_own_routes(spec: dict) -> None:
         f"unless {PUBLIC_URL_ENV} is set.",
         {JSON: {"schema": {"type": "object"}}},
     )
+    html = {"text/html": {"schema": {"type": "string"}}}
     spec["paths"][DOCS_PATH] = get(
         "This document, browsable (Swagger UI)",
-        "An HTML page; it loads its scripts from a CDN.",
-        {"text/html": {"schema": {"type": "string"}}},
+        f"An HTML page; its scripts and styles come from this service ({playground.ASSETS_PATH}).",
+        html,
     )
+    spec["paths"][playground.PLAYGROUND_PATH] = get(
+        "The playground",
+        "An HTML page: type an expression or paste a circuit, differentiate it, see both "
+        "circuits drawn and evaluate them, through this API. Its files are under /static/.",
+        html,
+    )
+    assets = get(
+        "A file of the docs page",
+        "Swagger UI's scripts, styles and icon, served for the docs page (404 for others).",
+        {media: {"schema": {"type": "string"}} for media in playground.MEDIA_TYPES.values()},
+    )
+    assets["get"]["parameters"] = [
+        {"in": "path", "name": "name", "required": True, "schema": {"type": "string"}}
+    ]
+    assets["get"]["responses"]["404"] = {
+        "description": "Not one of Swagger UI's files",
+        "content": {PROBLEM_JSON: {"schema": _ref("Problem")}},
+    }
+    spec["paths"][f"{playground.ASSETS_PATH}/{{name}}"] = assets

@@ -217,6 +217,24 @@ class FormQuery(Schema):
     )
 
 
+class PictureQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    format = fields.String(
+        load_default="svg",
+        validate=OneOf(["svg", "dot"]),
+        metadata={"description": "svg (image/svg+xml) or dot (Graphviz text)"},
+    )
+    max_gates = fields.Integer(
+        validate=Range(min=1),
+        metadata={
+            "description": "draw gate by gate up to this many gates, else a summary "
+            "(at most the configured CIRCUITGRAD_MAX_DRAWN_GATES, default 400)"
+        },
+    )
+
+
 class Health(Schema):
     status = fields.String()
     workers = fields.Integer()
@@ -287,5 +305,6 @@ def response(description: str, schema=None, headers=(), optional_headers=()) -> 
 TAGS = {
     "Circuits": "Upload, fetch and evaluate circuits (ids are content hashes)",
     "Jobs": "Gradient and evaluation jobs: submit, poll, cancel, values",
+    "Pictures": "Circuits and gradient circuits drawn as SVG (or Graphviz DOT)",
     "Operations": "Liveness, readiness and this document",
 }

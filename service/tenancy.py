@@ -18,7 +18,13 @@ from circuitgrad.worker.settings import DEFAULT_TENANT
 
 from .errors import RateLimited, Unauthorized
 
-PUBLIC_PATHS = frozenset({"/v1/health", "/v1/ready", "/v1/openapi.json", "/v1/docs"})
+PUBLIC_PATHS = frozenset({"/", "/v1/health", "/v1/ready", "/v1/openapi.json", "/v1/docs"})
+PUBLIC_PREFIXES = ("/static/", "/v1/docs/assets/")  # the playground's and the docs' files
+
+
+def is_public(path: str) -> bool:
+    """Needs no key: health, the OpenAPI document and its page, the playground."""
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 def identify(rt: Runtime) -> str:
@@ -52,7 +58,7 @@ def limit_rate(rt: Runtime, tenant: str) -> None:
 
 
 def before_request(rt: Runtime) -> None:
-    if request.path in PUBLIC_PATHS or request.method == "OPTIONS":
+    if is_public(request.path) or request.method == "OPTIONS":
         return
     g.tenant = identify(rt)
     limit_rate(rt, g.tenant)

@@ -38,6 +38,9 @@ def test_wheel_maps_the_top_level_folders_into_one_namespace(wheel):
         assert f"circuitgrad/{package}/__init__.py" in names
     assert not any(n.startswith(("engine/", "service/", "worker/", "client/")) for n in names)
     assert not any(n.startswith("circuitgrad/__init__") for n in names)  # a namespace package
+    assert "circuitgrad/engine/drawing/__init__.py" in names
+    for page in ("index.html", "playground.css", "playground.js"):  # the playground ships
+        assert f"circuitgrad/service/static/{page}" in names
 
 
 def test_installed_wheel_imports_and_runs(wheel, tmp_path):

@@ -59,6 +59,7 @@ class Settings:
     max_sync_points: int = 100_000  # larger evaluate batches become an evaluation job
     eval_chunk_points: int = 100_000  # points per task of an evaluation job
     max_wait_seconds: float = 30.0  # longest ?wait= on GET /v1/jobs/{id}
+    max_drawn_gates: int = 400  # larger circuits are pictured as a summary
     # Celery
     soft_time_limit: int = 1800
     hard_time_limit: int = 1860
@@ -108,6 +109,7 @@ class Settings:
             max_sync_points=_int(env, "CIRCUITGRAD_MAX_SYNC_POINTS", d.max_sync_points),
             eval_chunk_points=_int(env, "CIRCUITGRAD_EVAL_CHUNK_POINTS", d.eval_chunk_points),
             max_wait_seconds=_float(env, "CIRCUITGRAD_MAX_WAIT_SECONDS", d.max_wait_seconds),
+            max_drawn_gates=_int(env, "CIRCUITGRAD_MAX_DRAWN_GATES", d.max_drawn_gates),
             soft_time_limit=_int(
                 env,
                 "CIRCUITGRAD_SOFT_TIME_LIMIT",

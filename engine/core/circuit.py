@@ -17,6 +17,14 @@ import numpy as np
 
 INDEX = np.int64  # vertex numbers and offsets
 
+# How a circuit pictures itself (``_repr_svg_``): a later stage, ``engine.drawing``,
+# registers its ``draw`` here when the engine is imported; core never imports upward.
+_PICTURE: list = []
+
+
+def register_picture(draw) -> None:
+    _PICTURE[:] = [draw]
+
 
 def _frozen(a: np.ndarray, dtype) -> np.ndarray:
     a = np.ascontiguousarray(a, dtype=dtype)
@@ -114,6 +122,10 @@ class Circuit:
             output_names,
             self.labels,
         )
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows a circuit as its picture (a summary past a few hundred gates)."""
+        return _PICTURE[0](self) if _PICTURE else None
 
     def __repr__(self) -> str:
         return (

@@ -10,10 +10,9 @@ from .ops import BY_CODE, CONST, INPUT
 
 
 @numba.njit(cache=True)
-def _depth(op, arg_offsets, args, source_codes):
+def _depths(op, arg_offsets, args, source_codes):
     n = len(op)
     depth = np.zeros(n, dtype=np.int64)
-    deepest = 0
     for v in range(n):
         if op[v] == source_codes[0] or op[v] == source_codes[1]:
             continue
@@ -22,15 +21,18 @@ def _depth(op, arg_offsets, args, source_codes):
             if depth[args[w]] > d:
                 d = depth[args[w]]
         depth[v] = d + 1
-        if d + 1 > deepest:
-            deepest = d + 1
-    return deepest
+    return depth
+
+
+def depths(c: Circuit) -> np.ndarray:
+    """Per vertex, the longest path from a source counting gates; sources have depth 0."""
+    sources = np.array([INPUT.code, CONST.code], dtype=np.uint8)
+    return _depths(c.op, c.arg_offsets, c.args, sources)
 
 
 def depth(c: Circuit) -> int:
     """Longest directed path counting gates; sources have depth 0."""
-    sources = np.array([INPUT.code, CONST.code], dtype=np.uint8)
-    return int(_depth(c.op, c.arg_offsets, c.args, sources))
+    return int(depths(c).max(initial=0))
 
 
 def size(c: Circuit) -> int:

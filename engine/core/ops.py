@@ -36,6 +36,7 @@ class Op:
     coeffs: bool = False  # takes per-wire coefficients (only add)
     reduction: str | None = None  # "sum" / "product": variadic, evaluated by the kernels
     doc: str = ""
+    symbol: str = ""  # how pictures label its gates: "+", "×", "σ"...
 
     @property
     def arity_text(self) -> str:
@@ -83,32 +84,42 @@ def _div_partials(g, a, b, p, c):
 # "+ 0.0" in relu/step/sign: NumPy and Numba disagree on the sign of a zero result at -0.0.
 # fmt: off
 _ENTRIES = [
-    ("input", (0, 0), None, None, {"doc": "an input variable"}),
-    ("const", (0, 0), None, None, {"param": "value", "doc": "value"}),
+    ("input", (0, 0), None, None, {"symbol": "x", "doc": "an input variable"}),
+    ("const", (0, 0), None, None, {"symbol": "c", "param": "value", "doc": "value"}),
     ("add", (1, None), None, lambda g, a, p, c: c,
-     {"coeffs": True, "reduction": "sum", "doc": "Σ cᵢ·aᵢ"}),
-    ("mul", (2, None), None, _mul_partials, {"reduction": "product", "doc": "Π aᵢ"}),
-    ("neg", (1, 1), lambda a: -a, lambda g, a, p, c: [-1.0], {"doc": "−a"}),
-    ("sub", (2, 2), lambda a, b: a - b, lambda g, a, b, p, c: [1.0, -1.0], {"doc": "a − b"}),
-    ("div", (2, 2), lambda a, b: a / b, _div_partials, {"doc": "a / b"}),
-    ("recip", (1, 1), lambda a: 1.0 / a, lambda g, a, p, c: [-g * g], {"doc": "1/a"}),
-    ("square", (1, 1), lambda a: a * a, lambda g, a, p, c: [2.0 * a], {"doc": "a²"}),
+     {"symbol": "+", "coeffs": True, "reduction": "sum", "doc": "Σ cᵢ·aᵢ"}),
+    ("mul", (2, None), None, _mul_partials, {"symbol": "×", "reduction": "product", "doc": "Π aᵢ"}),
+    ("neg", (1, 1), lambda a: -a, lambda g, a, p, c: [-1.0], {"symbol": "−", "doc": "−a"}),
+    ("sub", (2, 2), lambda a, b: a - b, lambda g, a, b, p, c: [1.0, -1.0],
+     {"symbol": "−", "doc": "a − b"}),
+    ("div", (2, 2), lambda a, b: a / b, _div_partials, {"symbol": "÷", "doc": "a / b"}),
+    ("recip", (1, 1), lambda a: 1.0 / a, lambda g, a, p, c: [-g * g],
+     {"symbol": "1/x", "doc": "1/a"}),
+    ("square", (1, 1), lambda a: a * a, lambda g, a, p, c: [2.0 * a],
+     {"symbol": "x²", "doc": "a²"}),
     ("pow", (1, 1), lambda a, p: np.power(a, p), lambda g, a, p, c: [p * power(a, p - 1.0)],
-     {"param": "p", "doc": "aᵖ"}),
-    ("sqrt", (1, 1), lambda a: np.sqrt(a), lambda g, a, p, c: [0.5 * recip(g)], {"doc": "√a"}),
-    ("exp", (1, 1), lambda a: np.exp(a), lambda g, a, p, c: [g], {"doc": "eᵃ"}),
-    ("log", (1, 1), lambda a: np.log(a), lambda g, a, p, c: [recip(a)], {"doc": "ln a"}),
-    ("sin", (1, 1), lambda a: np.sin(a), lambda g, a, p, c: [cos(a)], {"doc": "sin a"}),
-    ("cos", (1, 1), lambda a: np.cos(a), lambda g, a, p, c: [-sin(a)], {"doc": "cos a"}),
-    ("tanh", (1, 1), lambda a: np.tanh(a), lambda g, a, p, c: [1.0 - g * g], {"doc": "tanh a"}),
+     {"symbol": "xᵖ", "param": "p", "doc": "aᵖ"}),
+    ("sqrt", (1, 1), lambda a: np.sqrt(a), lambda g, a, p, c: [0.5 * recip(g)],
+     {"symbol": "√", "doc": "√a"}),
+    ("exp", (1, 1), lambda a: np.exp(a), lambda g, a, p, c: [g], {"symbol": "exp", "doc": "eᵃ"}),
+    ("log", (1, 1), lambda a: np.log(a), lambda g, a, p, c: [recip(a)],
+     {"symbol": "log", "doc": "ln a"}),
+    ("sin", (1, 1), lambda a: np.sin(a), lambda g, a, p, c: [cos(a)],
+     {"symbol": "sin", "doc": "sin a"}),
+    ("cos", (1, 1), lambda a: np.cos(a), lambda g, a, p, c: [-sin(a)],
+     {"symbol": "cos", "doc": "cos a"}),
+    ("tanh", (1, 1), lambda a: np.tanh(a), lambda g, a, p, c: [1.0 - g * g],
+     {"symbol": "tanh", "doc": "tanh a"}),
     ("sigmoid", (1, 1), lambda a: 1.0 / (1.0 + np.exp(-a)), lambda g, a, p, c: [g * (1.0 - g)],
-     {"doc": "1/(1+e⁻ᵃ)"}),
+     {"symbol": "σ", "doc": "1/(1+e⁻ᵃ)"}),
     ("relu", (1, 1), lambda a: np.maximum(a, 0.0) + 0.0, lambda g, a, p, c: [step(a)],
-     {"doc": "max(a, 0)"}),
-    ("abs", (1, 1), lambda a: np.abs(a), lambda g, a, p, c: [sign(a)], {"doc": "|a|"}),
+     {"symbol": "relu", "doc": "max(a, 0)"}),
+    ("abs", (1, 1), lambda a: np.abs(a), lambda g, a, p, c: [sign(a)],
+     {"symbol": "|x|", "doc": "|a|"}),
     ("step", (1, 1), lambda a: np.sign(np.maximum(a, 0.0)) + 0.0, lambda g, a, p, c: [0.0],
-     {"doc": "1 if a > 0 else 0"}),
-    ("sign", (1, 1), lambda a: np.sign(a) + 0.0, lambda g, a, p, c: [0.0], {"doc": "−1, 0 or 1"}),
+     {"symbol": "step", "doc": "1 if a > 0 else 0"}),
+    ("sign", (1, 1), lambda a: np.sign(a) + 0.0, lambda g, a, p, c: [0.0],
+     {"symbol": "sgn", "doc": "−1, 0 or 1"}),
 ]
 # fmt: on
 

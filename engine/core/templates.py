@@ -75,6 +75,15 @@ class Emitter:
     def count(self) -> int:
         return self.next - self.first
 
+    @property
+    def batches(self) -> int:
+        """Batches emitted so far: a mark for ``batch_sizes``."""
+        return len(self._chunks)
+
+    def batch_sizes(self, since: int = 0) -> list[tuple[int, int]]:
+        """(op code, gates) of every batch emitted after mark ``since``, in vertex order."""
+        return [(code, len(p)) for code, _, _, p in self._chunks[since:]]
+
     def arrays(self):
         """(op, arity, args, coeffs, param) of everything emitted, in vertex order."""
         if not self._chunks:

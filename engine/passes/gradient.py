@@ -6,11 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
+
 from ..core.circuit import Circuit
 from ..core.measures import measures
 from ..errors import CircuitError
 from .predict import predicted_sizes
 from .propagate import activity, propagate, resolve
+from .provenance import Provenance, copies
 
 ENGINE_VERSION = "1"  # bump when results for the same request may differ
 MODES = ("backward", "forward", "auto")
@@ -24,6 +27,7 @@ class Gradient:
     raw_circuit: Circuit  # the result before simplification
     bound: int | None  # Theorem 3: 3·m·wires + nodes of the source for m outputs (backward)
     predicted: dict | None = None  # auto mode: predicted raw sizes of both modes
+    provenance: Provenance | None = None  # where each vertex of ``circuit`` comes from
 
     # measures are computed when asked for: the pass itself never needs them
     @cached_property
@@ -64,8 +68,10 @@ def differentiate(
     simplify: bool = True,
     progress: Callable[[float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    provenance: bool = False,
 ) -> Gradient:
-    """The Jacobian of ``c``'s outputs ``of`` by its inputs ``wrt`` as a circuit."""
+    """The Jacobian of ``c``'s outputs ``of`` by its inputs ``wrt`` as a circuit; with
+    ``provenance``, also where each of its vertices comes from (``provenance.py``)."""
     if mode not in MODES:
         raise CircuitError(f"unknown mode {mode!r}; one of {', '.join(MODES)}", "/mode")
     predicted = None
@@ -73,12 +79,19 @@ def differentiate(
         mode, predicted = choose_mode(c, wrt, of)
     # the pass reports 0..0.9 of the progress; simplification the rest
     scaled = None if progress is None else (lambda f: progress(0.9 * f))
-    raw = propagate(c, mode, wrt, of, include_value, progress=scaled, should_stop=should_stop)
+    hooks = {"progress": scaled, "should_stop": should_stop}
+    raw = propagate(c, mode, wrt, of, include_value, **hooks, provenance=provenance)
+    trace = None
+    if provenance:
+        raw, origin = raw
+        trace = np.column_stack([origin, copies(c, raw)])
     result = raw
     if simplify:
         from .simplify import simplify as simplify_pass
 
-        result = simplify_pass(raw)
+        result = simplify_pass(raw) if trace is None else simplify_pass(raw, carry=trace)
+        if trace is not None:
+            result, trace = result
         if should_stop is not None and should_stop():
             from ..errors import Cancelled
 
@@ -88,7 +101,10 @@ def differentiate(
     # Theorem 3 per output: rule gates are shared, each output adds ≤ 2 gates per wire
     m = len(resolve(c, wrt, of)[1])
     bound = 3 * m * c.n_wires + c.n_vertices if mode == "backward" else None
-    return Gradient(result, mode, c, raw, bound, predicted)
+    if trace is not None:
+        by = "wire" if mode == "backward" else "vertex"
+        trace = Provenance(by, trace[:, 0].copy(), np.maximum(trace[:, 1], -1), c)
+    return Gradient(result, mode, c, raw, bound, predicted, trace)
 
 
 def gradient(c: Circuit, **options) -> Circuit:

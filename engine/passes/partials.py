@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.circuit import INDEX, Circuit
-from ..core.ops import BY_CODE
+from ..core.ops import BY_CODE, CONST
 from ..core.templates import Emitter, Term, Vec, wire_partials
 
 
@@ -24,6 +24,7 @@ class WirePartials:
     f0: np.ndarray  # (W,) int64, -1 = no factor
     f1: np.ndarray  # (W,) int64
     emitter: Emitter  # the gates the rules built, numbered after the circuit's vertices
+    owner: np.ndarray | None = None  # provenance: per rule gate, the gate whose rule built it
 
 
 class Args:
@@ -57,14 +58,18 @@ def gate_groups(c: Circuit, gates: np.ndarray):
             yield BY_CODE[op[i]], int(arity[i]), gates[chunk]
 
 
-def wire_partials_of(c: Circuit, active: np.ndarray) -> WirePartials:
-    """Partials of every wire into an ``active`` gate (other wires get zero)."""
+def wire_partials_of(c: Circuit, active: np.ndarray, provenance: bool = False) -> WirePartials:
+    """Partials of every wire into an ``active`` gate (other wires get zero); with
+    ``provenance``, also ``owner``: the gate each rule gate was built for."""
     W = c.n_wires
     scale, offset = np.zeros(W), np.zeros(W)
     f0, f1 = np.full(W, -1, INDEX), np.full(W, -1, INDEX)
     E = Emitter(c.n_vertices)
+    groups = []  # provenance: (the emitter's mark, gates) per group
     gates = np.flatnonzero(active & (c.arity() > 0)).astype(INDEX)
     for op, k, g in gate_groups(c, gates):
+        if provenance:
+            groups.append((E.batches, g))
         wires = c.arg_offsets[g][:, None] + np.arange(k)  # (G, k) wire numbers
         args = Args(E, c.args[wires])
         gv, p, coeffs = Vec(E, g), c.param[g], c.coeffs[wires]
@@ -82,4 +87,16 @@ def wire_partials_of(c: Circuit, active: np.ndarray) -> WirePartials:
         for j, term in enumerate(terms):
             w = wires[:, j]
             scale[w], offset[w], f0[w], f1[w] = wire_partials(term, len(g))
-    return WirePartials(scale, offset, f0, f1, E)
+    owner = rule_owners(E, groups) if provenance else None
+    return WirePartials(scale, offset, f0, f1, E, owner)
+
+
+def rule_owners(E: Emitter, groups) -> np.ndarray:
+    """Per rule gate, the gate whose rule built it: every batch a rule emits has one gate
+    per gate of its group, except shared constants (-2)."""
+    owners = [np.empty(0, INDEX)]
+    ends = [mark for mark, _ in groups[1:]] + [E.batches]
+    for (mark, g), end in zip(groups, ends, strict=True):
+        for code, n in E.batch_sizes(mark)[: end - mark]:
+            owners.append(g if code != CONST.code else np.full(n, -2, INDEX))
+    return np.concatenate(owners)

@@ -3,7 +3,8 @@
 Both return a circuit with the same inputs whose outputs are the Jacobian entries
 ∂fᵢ/∂xⱼ in row-major order, named ``d{f}/d{x}``. The result keeps the source circuit
 as its first vertices, then the rule gates of ``partials.py``, then what the sweeps of
-``sweeps.py`` emit. No simplification happens here (see ``simplify.py``).
+``sweeps.py`` emit. No simplification happens here (see ``simplify.py``). With
+``provenance=True`` they also say where each result vertex comes from (``provenance.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..core.ops import ADD, CONST, MUL
 from ..errors import Cancelled, CircuitError, pointer
 from . import sweeps
 from .partials import wire_partials_of
+from .provenance import result_origin
 
 _CODES = np.array([CONST.code, ADD.code, MUL.code], dtype=np.uint8)
 
@@ -105,6 +107,7 @@ class _Buffer:
         np.cumsum(r_arity, out=self.offsets[c.n_vertices + 1 : V + 1])
         self.offsets[c.n_vertices + 1 : V + 1] += c.n_wires
         self.count = np.array([V, W, -1, -1], dtype=INDEX)
+        self.prov = None  # provenance, when asked for: what each emitted gate came from
 
     def reserve(self, gates: int, wires: int) -> None:
         g, w = self.count[0] + gates, self.count[1] + wires
@@ -112,6 +115,8 @@ class _Buffer:
             size = max(g, 2 * len(self.op))
             self.op, self.param = np.resize(self.op, size), np.resize(self.param, size)
             self.offsets = np.resize(self.offsets, size + 1)
+            if self.prov is not None:
+                self.prov = np.concatenate([self.prov, np.full(size - len(self.prov), -2)])
         if w > len(self.args):
             size = max(w, 2 * len(self.args))
             self.args, self.coeffs = np.resize(self.args, size), np.resize(self.coeffs, size)
@@ -164,14 +169,16 @@ def propagate(
     include_value: bool = False,
     progress: Callable[[float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-) -> Circuit:
-    """The raw Jacobian circuit by ``mode`` "forward" or "backward" (no simplification)."""
+    provenance: bool = False,
+):
+    """The raw Jacobian circuit by ``mode`` "forward" or "backward" (no simplification);
+    with ``provenance``, (circuit, origin): see ``provenance.result_origin``."""
     xs, fs = resolve(c, wrt, of)
     tick = _hooks(progress, should_stop)
     tick(0.0)
     depends, needed = activity(c, xs, fs)
     active = depends & needed
-    P = wire_partials_of(c, active)
+    P = wire_partials_of(c, active, provenance)
     tick(0.1)
 
     E = P.emitter
@@ -179,6 +186,8 @@ def propagate(
     vertices_active = int(np.count_nonzero(active))
     per_sweep = (wires_active + vertices_active + 2, 5 * wires_active + vertices_active + 2)
     buf = _Buffer(c, E.arrays(), *per_sweep)
+    if provenance:
+        buf.prov = np.full(len(buf.op), -2, INDEX)
     P_arrays = (P.scale, P.offset, P.f0, P.f1)
     deriv, dscale = np.empty(E.next, INDEX), np.zeros(E.next)
     terms = 2 * int(np.max(np.bincount(c.args, minlength=1), initial=1)) + 2
@@ -186,6 +195,7 @@ def propagate(
     tv, tc, scratch = np.empty(terms, INDEX), np.empty(terms), np.empty(3, INDEX)
     seeds_list = xs if mode == "forward" else [int(c.outputs[i]) for i in fs]
     results: dict[int, list[int]] = {}
+    rev_wire = None
     if mode == "backward":  # wires grouped by the vertex they read, for sequential access
         rev_off, rev_wire, consumer = sweeps.reverse_csr(c.arg_offsets, c.args)
         P_arrays = tuple(a[rev_wire] for a in P_arrays)
@@ -194,10 +204,10 @@ def propagate(
         deriv[:] = sweeps.NONE
         shared = (P_arrays, buf.tuple, 0, _CODES, deriv, dscale, tv, tc, scratch)
         if mode == "forward":
-            sweeps.forward_sweep(seed, c.arg_offsets, c.args, needed, *shared)
+            sweeps.forward_sweep(seed, c.arg_offsets, c.args, needed, *shared, buf.prov)
             results[k] = [(int(deriv[c.outputs[i]]), dscale[c.outputs[i]]) for i in fs]
         else:
-            sweeps.backward_sweep(seed, consumer, rev_off, depends, *shared)
+            sweeps.backward_sweep(seed, consumer, rev_off, depends, *shared, buf.prov)
             results[k] = [(int(deriv[x]), dscale[x]) for x in xs]
         tick(0.1 + 0.9 * (k + 1) / len(seeds_list))
     if mode == "forward":  # results[j][i] = ∂f_i/∂x_j; emit row-major over (i, j)
@@ -209,7 +219,10 @@ def propagate(
     names = gradient_names(c, xs, fs, include_value)
     if include_value:
         out = [int(v) for v in c.outputs] + out
-    return buf.circuit(c, np.array(out, INDEX), names)
+    result = buf.circuit(c, np.array(out, INDEX), names)
+    if provenance:
+        return result, result_origin(c, result, P, buf.prov[: result.n_vertices], rev_wire)
+    return result
 
 
 def forward_propagate(c: Circuit, wrt=None, of=None, **hooks) -> Circuit:

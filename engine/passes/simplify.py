@@ -283,8 +283,12 @@ _sweep = make_sweep(fingerprint())
 
 
 # -- the pass --------------------------------------------------------------------------
-def simplify(c: Circuit) -> Circuit:
-    """Constants folded, identities applied, equal gates shared, dead vertices removed."""
+def simplify(c: Circuit, carry: np.ndarray | None = None):
+    """Constants folded, identities applied, equal gates shared, dead vertices removed.
+
+    With ``carry`` (an array with one row per vertex of ``c``, provenance say), returns
+    (circuit, rows): each result vertex gets the row of the vertex of ``c`` that created
+    it, -2 where a rewrite rule made it (see ``carried``)."""
     V = c.n_vertices
     if V > MAX_VERTICES:
         raise CircuitError(f"too many vertices to simplify ({V})", pointer("gates"))
@@ -310,7 +314,7 @@ def simplify(c: Circuit) -> Circuit:
         built.param[:count],
         outputs,
     )
-    return Circuit.from_arrays(
+    result = Circuit.from_arrays(
         c.inputs,
         op,
         offsets,
@@ -321,6 +325,16 @@ def simplify(c: Circuit) -> Circuit:
         c.output_names,
         _surviving_labels(c.labels, remap, origin, live, new_id),
     )
+    return result if carry is None else (result, carried(carry, origin, live))
+
+
+def carried(rows: np.ndarray, origin: np.ndarray, live: np.ndarray) -> np.ndarray:
+    """Per result vertex, the row of the source vertex that created it (-2: none did).
+    Result vertices are the ``live`` built vertices in order; ``origin`` maps those back."""
+    source = origin[np.flatnonzero(live)]
+    out = np.asarray(rows)[np.maximum(source, 0)].copy()
+    out[source < 0] = -2
+    return out
 
 
 @numba.njit(cache=True)

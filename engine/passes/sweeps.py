@@ -12,6 +12,12 @@ vertex at most one addition, which with at most one rule gate per wire is Theore
 
 Emitted gates are appended to the result's own arrays, ``buf = (op, arg_offsets, args,
 coeffs, param, count)`` with ``count = [vertices, wires, const-1 vertex, const-0 vertex]``.
+
+Provenance (opt-in): given a ``prov`` array instead of None, the sweeps also write, for
+every gate they emit, what it was emitted for: forward the vertex v whose ∂v/∂x it builds,
+backward the reverse-CSR position of the wire whose term it builds (a vertex's sum goes to
+the last wire that contributed to it). Numba compiles the None case separately with the
+``prov is not None`` branches pruned, so the default costs nothing.
 """
 
 from __future__ import annotations
@@ -101,8 +107,17 @@ def _combine(buf, base, codes, tv, tc, nt, cacc):
     return _emit(buf, base, codes[1], tv, nt, tc, 0.0), 1.0
 
 
+@numba.njit(cache=True, inline="always", _nrt=False)
+def _tag(prov, start, count, what):
+    """Provenance: the gates emitted since vertex ``start`` came from ``what``."""
+    for g in range(start, count[0]):
+        prov[g] = what
+
+
 @numba.njit(cache=True, _nrt=False)  # no reference counting: it cost ~10 atomics per gate
-def backward_sweep(y, consumer, rev_off, live, P, buf, base, codes, deriv, dscale, tv, tc, scratch):
+def backward_sweep(
+    y, consumer, rev_off, live, P, buf, base, codes, deriv, dscale, tv, tc, scratch, prov=None
+):
     """∂y/∂v = dscale[v]·deriv[v] for every vertex v (``deriv`` reset by the caller to NONE).
 
     Wires come in reverse CSR order (grouped by the vertex they read, then by consumer):
@@ -116,6 +131,7 @@ def backward_sweep(y, consumer, rev_off, live, P, buf, base, codes, deriv, dscal
             continue
         nt = 0
         cacc = 0.0
+        last = -1
         for r in range(rev_off[v], rev_off[v + 1]):
             u = consumer[r]
             if u > y:
@@ -123,13 +139,22 @@ def backward_sweep(y, consumer, rev_off, live, P, buf, base, codes, deriv, dscal
             d = deriv[u]
             if d == NONE:
                 continue
+            start = buf[5][0]
             nt, c = _add_term(d, dscale[u], r, P, buf, base, codes, tv, tc, nt, scratch)
             cacc += c
+            if prov is not None:
+                _tag(prov, start, buf[5], r)
+                last = r
+        start = buf[5][0]
         deriv[v], dscale[v] = _combine(buf, base, codes, tv, tc, nt, cacc)
+        if prov is not None:
+            _tag(prov, start, buf[5], last)
 
 
 @numba.njit(cache=True, _nrt=False)
-def forward_sweep(x, arg_offsets, args, live, P, buf, base, codes, deriv, dscale, tv, tc, scratch):
+def forward_sweep(
+    x, arg_offsets, args, live, P, buf, base, codes, deriv, dscale, tv, tc, scratch, prov=None
+):
     """∂v/∂x = dscale[v]·deriv[v] for every vertex v (``deriv`` reset by the caller to NONE)."""
     deriv[x] = ONE
     dscale[x] = 1.0
@@ -138,6 +163,7 @@ def forward_sweep(x, arg_offsets, args, live, P, buf, base, codes, deriv, dscale
             continue
         nt = 0
         cacc = 0.0
+        start = buf[5][0]
         for w in range(arg_offsets[v], arg_offsets[v + 1]):
             a = args[w]
             d = deriv[a]
@@ -146,6 +172,8 @@ def forward_sweep(x, arg_offsets, args, live, P, buf, base, codes, deriv, dscale
             nt, c = _add_term(d, dscale[a], w, P, buf, base, codes, tv, tc, nt, scratch)
             cacc += c
         deriv[v], dscale[v] = _combine(buf, base, codes, tv, tc, nt, cacc)
+        if prov is not None:
+            _tag(prov, start, buf[5], v)
 
 
 @numba.njit(cache=True)

@@ -29,7 +29,7 @@ from circuitgrad.worker.runtime import runtime
 SPEC = "/v1/openapi.json"
 JSON, MSGPACK, PROBLEM = "application/json", "application/msgpack", "application/problem+json"
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
-PUBLIC = {"/v1/health", "/v1/ready", "/v1/openapi.json", "/v1/docs"}
+PUBLIC = {"/", "/v1/health", "/v1/ready", "/v1/openapi.json", "/v1/docs", "/v1/docs/assets/{name}"}
 EQ1 = "(x-3*y-3*z+5)**2 + (x-2*y-2*z)**2 + (x+y-5*z-3)**2"
 
 # openapi-python-client only knows JSON, form, multipart and octet-stream bodies: told to
@@ -88,13 +88,13 @@ def json_schema(doc, response) -> dict:
 def test_the_document_validates_and_lists_every_route(doc, doc_app):
     validate(doc)  # OpenAPI 3.1, $refs resolved (it used to fail: tag "Jobs" twice)
     assert doc["openapi"].startswith("3.")
-    assert [t["name"] for t in doc["tags"]] == ["Circuits", "Jobs", "Operations"]
+    assert [t["name"] for t in doc["tags"]] == ["Circuits", "Jobs", "Pictures", "Operations"]
 
     def openapi_path(rule: str) -> str:
         return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
 
-    # Flask's static route is out of scope (no static folder: every file is 404); HEAD and
-    # OPTIONS are Flask's automatic answers
+    # Flask's static route (the playground's files) is out of scope; HEAD and OPTIONS are
+    # Flask's automatic answers
     routes = {
         (openapi_path(rule.rule), method.lower())
         for rule in doc_app.url_map.iter_rules()
@@ -105,6 +105,9 @@ def test_the_document_validates_and_lists_every_route(doc, doc_app):
     assert documented == routes
     assert {(SPEC, "get"), ("/v1/docs", "get"), ("/v1/jobs/{job_id}", "delete")} <= documented
     assert "text/html" in doc["paths"]["/v1/docs"]["get"]["responses"]["200"]["content"]
+    assert "text/html" in doc["paths"]["/"]["get"]["responses"]["200"]["content"]
+    picture = doc["paths"]["/v1/circuits/{circuit_id}/picture"]["get"]["responses"]["200"]
+    assert set(picture["content"]) == {"image/svg+xml", "text/vnd.graphviz"}
 
 
 def test_second_answers_are_responses_of_their_own(doc):
@@ -176,7 +179,7 @@ def test_every_body_is_also_msgpack(doc):
             check(op["requestBody"]["content"], (path, method))
             bodies += 1
         for status, response in op["responses"].items():
-            if status[0] == "2" and path not in (SPEC, "/v1/docs"):
+            if status[0] == "2" and JSON in response.get("content", {}) and path != SPEC:
                 check(response["content"], (path, method, status))
     assert bodies == 4
     assert set(doc["paths"][SPEC]["get"]["responses"]["200"]["content"]) == {JSON}
@@ -222,8 +225,10 @@ def conforms(doc: dict, path: str, method: str, r) -> None:
     schema = response["content"][r.mimetype]["schema"]
     if r.mimetype == MSGPACK:
         schema, body = schema["contentSchema"], msgpack.unpackb(r.data)
-    elif r.mimetype == "text/html":
-        schema, body = schema, r.get_data(as_text=True)
+    elif r.mimetype not in (JSON, PROBLEM):  # a page, a picture, a script: text
+        schema, body = schema, r.get_data(as_text=r.mimetype != "image/png")
+        if r.mimetype == "image/png":
+            return
     else:
         body = json.loads(r.data)
     # the components travel with the schema so that its $refs resolve
@@ -284,10 +289,24 @@ def test_the_answers_are_the_documented_ones(doc, doc_app, service_settings):
     call("post", evaluate, f"/v1/circuits/{gid}/evaluate", data=b"1", content_type="text/plain")
     call("post", "/v1/evaluations", "/v1/evaluations", json={"circuit_id": "c_nope", "points": []})
 
+    picture = "/v1/circuits/{circuit_id}/picture"
+    call("get", picture, f"/v1/circuits/{cid}/picture")
+    call("get", picture, f"/v1/circuits/{gid}/picture?format=dot&max_gates=2")
+    call("get", picture, f"/v1/circuits/{cid}/picture?format=png")
+    call("get", picture, "/v1/circuits/c_nope/picture")
+    job_picture = "/v1/jobs/{job_id}/picture"
+    call("get", job_picture, f"/v1/jobs/{job['id']}/picture")
+    call("get", job_picture, f"/v1/jobs/{job['id']}/picture?format=dot")
+    call("get", job_picture, "/v1/jobs/nope/picture")
+
     call("get", "/v1/health", "/v1/health")
     call("get", "/v1/health", "/v1/health", headers=mp)
     call("get", SPEC, SPEC)
     call("get", "/v1/docs", "/v1/docs")
+    call("get", "/", "/")
+    assets = "/v1/docs/assets/{name}"
+    for name in ("swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png", "nope.js"):
+        call("get", assets, f"/v1/docs/assets/{name}")
     statuses = {s for _, _, s in seen}
     assert {200, 201, 202, 304, 400, 404, 409, 415, 422} <= statuses
 
