@@ -26,6 +26,8 @@ from circuitgrad.engine.passes.gradient import ENGINE_VERSION
 
 from .connection import store_errors
 from .keys import Keys
+from .logs import current_request_id
+from .metrics import JOBS_SUBMITTED
 
 
 class Status(StrEnum):
@@ -56,9 +58,10 @@ def job_id_for(tenant: str, key: str) -> str:
 
 _FINAL_LUA = "{succeeded=1, failed=1, cancelled=1}"
 
-# KEYS: index  ARGV: new id, ttl, prefix-of-job-keys, field/value pairs...
+# KEYS: index, the tenant's job list, the circuit's pins
+# ARGV: new id, ttl, prefix-of-job-keys, now (unix), field/value pairs...
 # -> {id, created, record...}. An existing job is reused unless it was cancelled or failed
-# retryably.
+# retryably. A new job is listed for its tenant, and pins its circuit while it is queued.
 _SUBMIT = f"""
 local final = {_FINAL_LUA}
 local cur = redis.call('GET', KEYS[1])
@@ -75,9 +78,16 @@ local id = ARGV[1]
 if gen > 0 then id = id .. '-' .. gen end
 local rec = ARGV[3] .. id
 redis.call('DEL', rec)
-redis.call('HSET', rec, 'id', id, 'generation', gen, unpack(ARGV, 4))
+redis.call('HSET', rec, 'id', id, 'generation', gen, unpack(ARGV, 5))
 redis.call('EXPIRE', rec, tonumber(ARGV[2]))
 redis.call('SET', KEYS[1], id, 'EX', tonumber(ARGV[2]))
+redis.call('ZADD', KEYS[2], ARGV[4], id)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (tonumber(ARGV[4]) - tonumber(ARGV[2])))
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
+if redis.call('HGET', rec, 'status') == 'queued' then
+  redis.call('SADD', KEYS[3], id)
+  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[2]))
+end
 return {{id, 1, redis.call('HGETALL', rec)}}
 """
 
@@ -111,8 +121,9 @@ redis.call('PUBLISH', KEYS[2], redis.call('HGET', KEYS[1], 'id'))
 return {{1, st}}
 """
 
-# KEYS: record, done channel, result circuit's readers, result cache
-# ARGV: now, result, tenant, ttl -> 1 succeeded, 0 final already (nothing written)
+# KEYS: record, done channel, result circuit's readers, result cache, tenant's circuits
+# ARGV: now, result, tenant, ttl, now (unix), result circuit id
+# -> 1 succeeded, 0 final already (nothing written)
 _SUCCEED = f"""
 local final = {_FINAL_LUA}
 local st = redis.call('HGET', KEYS[1], 'status')
@@ -120,6 +131,8 @@ if (not st) or final[st] then return 0 end
 redis.call('SADD', KEYS[3], ARGV[3])
 redis.call('EXPIRE', KEYS[3], tonumber(ARGV[4]))
 redis.call('SET', KEYS[4], ARGV[2], 'EX', tonumber(ARGV[4]))
+redis.call('ZADD', KEYS[5], ARGV[5], ARGV[6])
+redis.call('EXPIRE', KEYS[5], tonumber(ARGV[4]))
 redis.call('HSET', KEYS[1], 'status', 'succeeded', 'progress', '1', 'updated_at', ARGV[1],
            'result', ARGV[2])
 redis.call('PUBLISH', KEYS[2], redis.call('HGET', KEYS[1], 'id'))
@@ -199,13 +212,21 @@ class JobStore:
             "updated_at": now_iso(t),
             "deliveries": 0,
             "enqueued": 0,
+            "request_id": current_request_id(),
             **fields,
         }
-        argv = [job_id_for(tenant, key), self.ttl, self.keys.job("")]
+        argv = [job_id_for(tenant, key), self.ttl, self.keys.job(""), repr(t)]
         for name, value in record.items():
             argv += [name, _encode(name, value)]
+        keys = [
+            self.keys.job_index(tenant, key),
+            self.keys.tenant_jobs(tenant),
+            self.keys.pins(str(record.get("circuit_id", ""))),
+        ]
         with store_errors():
-            _, created, raw = self._submit(keys=[self.keys.job_index(tenant, key)], args=argv)
+            _, created, raw = self._submit(keys=keys, args=argv)
+        if created:
+            JOBS_SUBMITTED.labels(kind).inc()
         return _decode(zip(raw[::2], raw[1::2], strict=True)), bool(created)
 
     def mark_enqueued(self, job_id: str) -> None:
@@ -259,13 +280,12 @@ class JobStore:
             self.keys.done_channel(),
             self.keys.acl(result["circuit_id"]),
             self.keys.result(job["content_key"]),
+            self.keys.tenant_circuits(job["tenant"]),
         ]
+        args = [now_iso(), orjson.dumps(result), job["tenant"], self.ttl]
+        args += [repr(time.time()), result["circuit_id"]]
         with store_errors():
-            return bool(
-                self._succeed(
-                    keys=keys, args=[now_iso(), orjson.dumps(result), job["tenant"], self.ttl]
-                )
-            )
+            return bool(self._succeed(keys=keys, args=args))
 
     def fail(self, job_id: str, problem: dict, retryable: bool = False) -> bool:
         return self.finish(job_id, Status.FAILED, error=problem, retryable=int(retryable))[0]

@@ -11,6 +11,11 @@
     {p}rate:{tenant}:{sec}    request counter of one second
     {p}workers                sorted set: worker name -> last heartbeat (unix time)
     {p}jobs:done              pub/sub channel: the id of each job that became final
+    {p}tcircuits:{tenant}     sorted set: circuit id -> when the tenant last stored or derived it
+    {p}tjobs:{tenant}         sorted set: job id -> when it was created (the tenant's jobs)
+    {p}pins:{circuit_id}      set of the queued or running jobs that read a circuit
+    {p}orphans                sorted set: circuits no tenant refers to, kept for a job
+    {p}secret                 the key that signs page tokens
 
 ``{p}`` is the configured prefix; kombu's own keys get the same prefix through its
 ``global_keyprefix`` option, so one deployment's keys can be listed, or wiped, together.
@@ -57,3 +62,18 @@ class Keys:
 
     def done_channel(self) -> str:
         return f"{self.prefix}jobs:done"
+
+    def tenant_circuits(self, tenant: str) -> str:
+        return f"{self.prefix}tcircuits:{tenant}"
+
+    def tenant_jobs(self, tenant: str) -> str:
+        return f"{self.prefix}tjobs:{tenant}"
+
+    def pins(self, circuit_id: str) -> str:
+        return f"{self.prefix}pins:{circuit_id}"
+
+    def orphans(self) -> str:
+        return f"{self.prefix}orphans"
+
+    def secret(self) -> str:
+        return f"{self.prefix}secret"
