@@ -14,6 +14,7 @@ final status publishes the job id on one channel, which long polls wait on.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import time
 from datetime import UTC, datetime
@@ -44,6 +45,11 @@ FINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
 def now_iso(t: float | None = None) -> str:
     t = time.time() if t is None else t
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def now_ms() -> float:
+    """Unix time, to the millisecond (as ``now_iso`` writes it)."""
+    return math.floor(time.time() * 1000) / 1000
 
 
 def content_key(kind: str, circuit_id: str, options: dict) -> str:
@@ -201,7 +207,7 @@ class JobStore:
 
         ``fields`` initialise a new record (status, circuit_id, options, ...).
         """
-        t = time.time()
+        t = now_ms()  # created_at and the listing's order: the same millisecond
         record = {
             "kind": kind,
             "tenant": tenant,
@@ -283,7 +289,7 @@ class JobStore:
             self.keys.tenant_circuits(job["tenant"]),
         ]
         args = [now_iso(), orjson.dumps(result), job["tenant"], self.ttl]
-        args += [repr(time.time()), result["circuit_id"]]
+        args += [repr(now_ms()), result["circuit_id"]]
         with store_errors():
             return bool(self._succeed(keys=keys, args=args))
 

@@ -13,6 +13,7 @@ packed msgpack form, with their measures in the manifest, plus who may read them
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -242,7 +243,7 @@ class CircuitStore:
         with store_errors():
             new = self._grant(
                 keys=[keys.blob(cid), keys.acl(cid), keys.tenant_circuits(tenant)],
-                args=[tenant, cid, repr(time.time()), ttl],
+                args=[tenant, cid, repr(math.floor(time.time() * 1000) / 1000), ttl],
             )
         if new < 0:
             raise BlobMissing(cid)
