@@ -9,7 +9,8 @@ import logging
 from prometheus_client.parser import text_string_to_metric_families
 
 from circuitgrad.worker import logs
-from circuitgrad.worker.celery_app import GRADIENT_TASK, app as celery_app
+from circuitgrad.worker.celery_app import GRADIENT_TASK
+from circuitgrad.worker.celery_app import app as celery_app
 from circuitgrad.worker.runtime import runtime, using
 
 
