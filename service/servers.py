@@ -4,6 +4,11 @@ run_api(host, port, processes, threads)   gunicorn serving the Flask app (gthrea
                                           workers: a long poll holds a thread, not a
                                           process)
 run_worker(concurrency, name, loglevel)   a Celery worker (prefork: time limits need it)
+
+Both log JSON lines (``worker/logs.py``), write their metrics where
+``PROMETHEUS_MULTIPROC_DIR`` says (``worker/metrics.py``), and tie their children to
+themselves: gunicorn's workers and Celery's pool processes die with their parent,
+however it ends (``processes.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +18,23 @@ import os
 WSGI_APP = "circuitgrad.service.wsgi:app"
 
 
+def _post_fork(server, worker) -> None:
+    """In each gunicorn worker: die with the master, however it ends (processes.py)."""
+    from .processes import die_with_parent
+
+    die_with_parent(server.pid)
+
+
+def _child_exit(server, worker) -> None:
+    from circuitgrad.worker.metrics import mark_dead
+
+    mark_dead(worker.pid)
+
+
 def gunicorn_options(host: str, port: int, processes: int, threads: int) -> dict:
+    from circuitgrad.worker.logs import logging_dict
+
+    level = os.environ.get("CIRCUITGRAD_LOG_LEVEL", "info").lower()
     return {
         "bind": f"{host}:{port}",
         "workers": processes,
@@ -23,14 +44,21 @@ def gunicorn_options(host: str, port: int, processes: int, threads: int) -> dict
         "graceful_timeout": 10,
         "keepalive": 5,
         "errorlog": "-",
-        "loglevel": os.environ.get("CIRCUITGRAD_LOG_LEVEL", "info").lower(),
+        "loglevel": level,
+        "logconfig_dict": logging_dict("api", level),  # JSON lines (worker/logs.py)
         "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
         "proc_name": "circuitgrad-api",
+        "post_fork": _post_fork,
+        "child_exit": _child_exit,
     }
 
 
 def run_api(host: str = "127.0.0.1", port: int = 8000, processes: int = 2, threads: int = 8):
     from gunicorn.app.base import BaseApplication
+
+    from circuitgrad.worker.metrics import clean_multiproc_dir
+
+    clean_multiproc_dir()
 
     class Api(BaseApplication):
         def load_config(self):
@@ -47,8 +75,21 @@ def run_api(host: str = "127.0.0.1", port: int = 8000, processes: int = 2, threa
 
 
 def run_worker(concurrency: int = 1, name: str | None = None, loglevel: str = "INFO") -> None:
+    from celery import signals
+
+    from circuitgrad.worker import logs, metrics
     from circuitgrad.worker.celery_app import app
     from circuitgrad.worker.settings import settings
+
+    from .processes import die_with_parent
+
+    metrics.clean_multiproc_dir()
+    logs.configure("worker", loglevel)
+    # each pool process dies with the worker's main process, however that ends
+    signals.worker_process_init.connect(lambda **_: die_with_parent(), weak=False)
+    port = os.environ.get("CIRCUITGRAD_METRICS_PORT", "").strip()
+    if port:  # a worker on a machine of its own shows its metrics itself
+        metrics.serve_metrics(int(port))
 
     name = name or os.environ.get("CIRCUITGRAD_WORKER_NAME") or f"worker-{os.getpid()}@%h"
     app.worker_main(

@@ -45,6 +45,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
+from .. import jit
 from ..core import ops
 
 OUT = 255  # tape-only code: copy a slot to an output column
@@ -329,5 +330,11 @@ def _load():
 
 
 _module = _load()
-run_point = _module.run_point  # (ins, num, pre, n_slots, x (n,), out (m,)) -> None
-run_blocks = _module.run_blocks  # (ins, num, pre, n_slots, X, out, B, first, last) -> None
+# interpreted until compiled (jit.py) when the instructions run are few: their count
+# (a few words each) times the points
+run_point = jit.entry(_module.run_point, cost=lambda ins, *_: ins.size)
+# (ins, num, pre, n_slots, x (n,), out (m,)) -> None
+run_blocks = jit.entry(
+    _module.run_blocks, cost=lambda ins, num, pre, n, X, *_: ins.size * X.shape[1]
+)
+# (ins, num, pre, n_slots, X, out, B, first, last) -> None

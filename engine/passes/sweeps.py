@@ -19,6 +19,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .. import jit
+
 NONE = -1  # the derivative is zero
 ONES = np.ones(3)  # coefficients of emitted mul gates (numba freezes globals as constants)
 EMPTY = np.empty(0, np.int64)
@@ -101,6 +103,7 @@ def _combine(buf, base, codes, tv, tc, nt, cacc):
     return _emit(buf, base, codes[1], tv, nt, tc, 0.0), 1.0
 
 
+@jit.entry
 @numba.njit(cache=True, _nrt=False)  # no reference counting: it cost ~10 atomics per gate
 def backward_sweep(y, consumer, rev_off, live, P, buf, base, codes, deriv, dscale, tv, tc, scratch):
     """∂y/∂v = dscale[v]·deriv[v] for every vertex v (``deriv`` reset by the caller to NONE).
@@ -128,6 +131,7 @@ def backward_sweep(y, consumer, rev_off, live, P, buf, base, codes, deriv, dscal
         deriv[v], dscale[v] = _combine(buf, base, codes, tv, tc, nt, cacc)
 
 
+@jit.entry
 @numba.njit(cache=True, _nrt=False)
 def forward_sweep(x, arg_offsets, args, live, P, buf, base, codes, deriv, dscale, tv, tc, scratch):
     """∂v/∂x = dscale[v]·deriv[v] for every vertex v (``deriv`` reset by the caller to NONE)."""
@@ -148,6 +152,7 @@ def forward_sweep(x, arg_offsets, args, live, P, buf, base, codes, deriv, dscale
         deriv[v], dscale[v] = _combine(buf, base, codes, tv, tc, nt, cacc)
 
 
+@jit.entry
 @numba.njit(cache=True)
 def reach_forward(arg_offsets, args, seeds):
     """Vertices that depend on a seed (seeds included)."""
@@ -163,6 +168,7 @@ def reach_forward(arg_offsets, args, seeds):
     return out
 
 
+@jit.entry
 @numba.njit(cache=True)
 def reach_backward(arg_offsets, args, seeds):
     """Vertices some seed depends on (seeds included)."""
@@ -174,6 +180,7 @@ def reach_backward(arg_offsets, args, seeds):
     return out
 
 
+@jit.entry
 @numba.njit(cache=True)
 def reverse_csr(arg_offsets, args):
     """Wires grouped by the vertex they read (counting sort, consumers ascending):
