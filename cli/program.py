@@ -69,7 +69,7 @@ def _plugins() -> list:
 
 
 def make_parser(plugins=()) -> argparse.ArgumentParser:
-    from . import compute  # noqa: F401  -- registers grad, eval, stats
+    from . import compute, manage  # noqa: F401  -- register grad, eval, stats; circuits...
 
     parser = argparse.ArgumentParser(
         prog="circuitgrad",

@@ -50,6 +50,10 @@ class CircuitRef:
         """Submit the gradient of this circuit; returns a ``Job``. See ``Client.gradient``."""
         return self._client.gradient(self, **options)
 
+    def delete(self):
+        """Delete this circuit for this tenant; see ``Client.delete``."""
+        return self._client.delete(self)
+
     def __eq__(self, other) -> bool:
         return isinstance(other, CircuitRef) and other.id == self.id
 
