@@ -13,8 +13,9 @@ same store and job records in a real Redis — with two parts swapped for in-pro
 So every endpoint has one implementation, and local mode starts in a few tens of
 milliseconds (docs/sdk.md, "Local mode"). On a fresh installation it also starts the
 engine's compiler in the background (``worker/precompile.py``); until its work is on
-disk, small requests run the kernels as Python (``engine/jit.py``). One stack serves the whole process; ``stack(ns)``
-gives a separate namespace (its own keys in the same Redis) to whoever wants isolation.
+disk, small requests run the kernels as Python (``engine/jit.py``). One stack serves the
+whole process; ``stack(ns)`` gives a separate namespace (its own keys in the same Redis)
+to whoever wants isolation.
 """
 
 from __future__ import annotations
