@@ -175,6 +175,7 @@ def logging_dict(component: str, level: str) -> dict:
         "root": {"level": level.upper(), "handlers": ["stderr"]},
         "loggers": {
             "gunicorn.error": {"level": level.upper(), "handlers": [], "propagate": True},
-            "gunicorn.access": {"level": level.upper(), "handlers": [], "propagate": True},
+            # the API logs each request itself, with its request id (service/observe.py)
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
         },
     }

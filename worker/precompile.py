@@ -93,12 +93,14 @@ def workload() -> None:
     import numpy as np
 
     from circuitgrad.engine.building.generate import equation1, random_dag
+    from circuitgrad.engine.building.parser import parse_expression
     from circuitgrad.engine.core.measures import measures
     from circuitgrad.engine.evaluation.evaluate import evaluate
     from circuitgrad.engine.formats.codec import from_msgpack, to_json, to_msgpack
     from circuitgrad.engine.passes.gradient import differentiate
 
-    for c in (equation1(), random_dag(50, n_inputs=3, seed=0, n_outputs=2)):
+    scaled = parse_expression("3*sin(x)")  # a scaled derivative: the gate emitter
+    for c in (equation1(), random_dag(50, n_inputs=3, seed=0, n_outputs=2), scaled):
         for mode in ("backward", "forward", "auto"):
             g = differentiate(c, mode=mode, include_value=mode == "forward")
             evaluate(g.circuit, np.ones(c.n_inputs))
