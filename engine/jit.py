@@ -149,6 +149,8 @@ def _load_cached(d: Dispatcher, sig: tuple) -> bool:
     """What ``Dispatcher.compile`` does before compiling: load the overload from disk."""
     from numba.core.compiler_lock import global_compiler_lock
 
+    if not _index_exists(d):  # nothing on disk: do not wake Numba's compiler up (2 s)
+        return False
     with global_compiler_lock:
         if d.overloads.get(sig) is not None:
             return True
@@ -158,6 +160,14 @@ def _load_cached(d: Dispatcher, sig: tuple) -> bool:
         if not cres.objectmode:
             d.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
         d.add_overload(cres)
+        return True
+
+
+def _index_exists(d: Dispatcher) -> bool:
+    """Whether Numba's on-disk index of ``d`` exists (True when that cannot be told)."""
+    try:
+        return os.path.exists(d._cache._cache_file._index_path)
+    except AttributeError:
         return True
 
 
@@ -238,6 +248,20 @@ def _python(obj, memo: dict):
     return g
 
 
+class _Module(types.ModuleType):
+    """One of our modules as a Python version sees it: ``rewrite.new_built`` is the Python
+    version of that kernel too."""
+
+    def __init__(self, module: types.ModuleType, memo: dict):
+        super().__init__(module.__name__)
+        self._module, self._memo = module, memo
+
+    def __getattr__(self, name):
+        value = _replacement(getattr(self._module, name), self._memo)
+        setattr(self, name, value)
+        return value
+
+
 def _replacement(value, memo: dict):
     if isinstance(value, Entry | Dispatcher):
         return _python(value, memo)
@@ -245,4 +269,8 @@ def _replacement(value, memo: dict):
         return _noop
     if value is np:
         return _numpy
+    if isinstance(value, types.ModuleType) and value.__name__.startswith("circuitgrad"):
+        if id(value) not in memo:
+            memo[id(value)] = _Module(value, memo)
+        return memo[id(value)]
     return value

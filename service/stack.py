@@ -107,14 +107,14 @@ class Stack:
             self._add(Part("redis", lambda: self.redis.start().process))
             self.redis_url = self.redis.url
         env["REDIS_URL"] = self.redis_url
-        if precompile.needed():
-            cmd = [sys.executable, "-m", "circuitgrad.worker.precompile", "--progress"]
-            self._add(Part("compiler", lambda: self._spawn(cmd, env), restart=False))
         worker = [*CLI, "worker", "--concurrency", str(self.workers)]
         self._add(Part("worker", lambda: self._spawn(worker, env)))
         api = [*CLI, "api", "--host", self.host, "--port", str(self.port)]
         api += ["--processes", str(self.processes)]
         self._add(Part("api", lambda: self._spawn(api, env)))
+        if precompile.enabled():  # last, at low priority; it stops at once if not needed
+            cmd = [sys.executable, "-m", "circuitgrad.worker.precompile", "--progress"]
+            self._add(Part("compiler", lambda: self._spawn(cmd, env), restart=False))
         self.wait_ready(timeout, stopping)
         return self
 

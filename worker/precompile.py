@@ -12,8 +12,9 @@ at low priority, one at a time per cache (a lock file), printing with ``--progre
 
 and writes a marker when done: ``needed()`` is then False for this installation (the
 engine's files where they are, as they are — Numba's cache keys — this Numba, this
-Python, this ``NUMBA_CACHE_DIR``). ``circuitgrad serve`` and local mode start it when
-``needed()``; ``CIRCUITGRAD_BACKGROUND_COMPILE=0`` stops them from doing so.
+Python, this ``NUMBA_CACHE_DIR``). ``circuitgrad serve`` starts it every time (it stops
+at once when the marker is there) and local mode when ``needed()``;
+``CIRCUITGRAD_BACKGROUND_COMPILE=0`` stops both from doing so.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ def _engine_dir() -> Path:
 def fingerprint() -> str:
     """What Numba's cache of the engine depends on: the sources (path, size, time), Numba,
     Python, the cache's location."""
-    import numba
+    from importlib.metadata import version  # not numba itself: a second of importing
 
-    h = hashlib.sha256(f"{numba.__version__} {sys.version} {sys.executable}".encode())
+    h = hashlib.sha256(f"{version('numba')} {sys.version} {sys.executable}".encode())
     h.update(os.environ.get("NUMBA_CACHE_DIR", "").encode())
     for path in sorted(_engine_dir().rglob("*.py")):
         st = path.stat()
@@ -52,9 +53,9 @@ def fingerprint() -> str:
 
 
 def _folder() -> Path:
-    from circuitgrad.engine.evaluation.kernels import _cache_dir
+    from circuitgrad.engine.cachedir import cache_dir
 
-    folder = _cache_dir()
+    folder = cache_dir()
     if folder is None:
         raise OSError("no writable cache folder for the kernels")
     return folder
@@ -64,9 +65,20 @@ def marker() -> Path:
     return _folder() / f"compiled-{fingerprint()}"
 
 
+def enabled() -> bool:
+    """``CIRCUITGRAD_BACKGROUND_COMPILE`` is not ``0``."""
+    return os.environ.get("CIRCUITGRAD_BACKGROUND_COMPILE", "1").strip().lower() not in (
+        "0",
+        "no",
+        "false",
+    )
+
+
 def needed() -> bool:
-    """Whether the kernels of this installation still have to be compiled."""
-    if os.environ.get("CIRCUITGRAD_BACKGROUND_COMPILE", "1").strip().lower() in ("0", "no"):
+    """Whether the kernels of this installation still have to be compiled (this imports
+    the engine: ``circuitgrad serve`` starts the compiler regardless, which stops at once
+    when there is nothing to do)."""
+    if not enabled():
         return False
     try:
         return not marker().exists()

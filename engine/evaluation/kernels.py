@@ -36,7 +36,6 @@ import hashlib
 import importlib.util
 import os
 import sys
-import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -46,6 +45,7 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from .. import jit
+from ..cachedir import cache_dir
 from ..core import ops
 
 OUT = 255  # tape-only code: copy a slot to an output column
@@ -281,21 +281,7 @@ def _fingerprint(source: str) -> str:
 
 
 def _cache_dir() -> Path | None:
-    base = os.environ.get("CIRCUITGRAD_KERNEL_CACHE")
-    candidates = [Path(base)] if base else []
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    candidates += [
-        Path(xdg) / "circuitgrad" / "kernels",
-        Path(tempfile.gettempdir()) / f"circuitgrad-kernels-{os.getuid()}",
-    ]
-    for d in candidates:
-        try:
-            d.mkdir(parents=True, exist_ok=True)
-            if os.access(d, os.W_OK):
-                return d
-        except OSError:
-            continue
-    return None
+    return cache_dir()
 
 
 def _namespace() -> dict:

@@ -3,6 +3,10 @@ bit: the same gradient circuits, the same simplified circuits, the same values."
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -78,6 +82,26 @@ def test_interpreted_and_compiled_agree_on_larger_random_dags(seed):
 
 def test_equation_1():
     compare(equation1(), np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]))
+
+
+def test_the_python_path_compiles_nothing():
+    """In a process of its own (this one compiled): the whole engine, interpreted, leaves
+    every Numba dispatcher uncompiled (none is reached through a module attribute, say)."""
+    code = """
+import gc
+from numba.core.dispatcher import Dispatcher
+from circuitgrad.worker.precompile import workload
+workload()
+compiled = [d.py_func.__qualname__ for d in gc.get_objects()
+            if isinstance(d, Dispatcher) and d.signatures]
+print(compiled)
+"""
+    env = {**os.environ, "CIRCUITGRAD_ENGINE_MODE": "python"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_auto_interprets_small_inputs_only(monkeypatch):
