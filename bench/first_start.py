@@ -142,6 +142,8 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--compile-timeout", type=float, default=600.0)
     args = parser.parse_args()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{os.cpu_count()} cores, load average {load} at the start", flush=True)
     base = Path(tempfile.mkdtemp(prefix="circuitgrad-first-start-"))
     try:
         clone, venv = base / "circuitgrad", base / "venv"
@@ -158,6 +160,7 @@ def main() -> int:
             bin_dir, base, {**env, **fresh_caches(base, "serve")}, args.compile_timeout
         )
         cli = time_cli(bin_dir, base, {**env, **fresh_caches(base, "cli")})
+        print(f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())} at the end")
         print(f"serve ready after {served['ready']:.1f} s (target 15 s)")
         print(f"first gradient job through HTTP: {served['first_job']:.2f} s more")
         if served["compiled"] is not None:
