@@ -69,7 +69,7 @@ def _plugins() -> list:
 
 
 def make_parser(plugins=()) -> argparse.ArgumentParser:
-    from . import compute, draw  # noqa: F401  -- register grad, eval, stats; draw
+    from . import compute, draw, manage  # noqa: F401  -- register the commands
 
     parser = argparse.ArgumentParser(
         prog="circuitgrad",

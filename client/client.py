@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from . import wire
+from .catalog import CatalogOperations, query
 from .operations import Call, Operations, Settings, Sleep
 from .resources import CircuitRef, Job
 from .retry import RetryPolicy
@@ -35,7 +36,7 @@ def _seconds(timeout) -> float | None:
     return None if timeout is None else float(timeout)
 
 
-class _Surface(Operations):
+class _Surface(Operations, CatalogOperations):
     def __init__(
         self,
         base_url: str | None = None,
@@ -176,6 +177,47 @@ class _Surface(Operations):
 
     def _job_picture(self, job: Job, format: str, max_gates: int | None):
         return self._run(self._picture(f"/v1/jobs/{job.id}/picture", format, max_gates))
+    # -- what the tenant holds -------------------------------------------------------------
+    def circuits(self, *, created_after=None, created_before=None, page_size: int | None = None):
+        """The tenant's circuits (``CircuitRef``), newest first, page by page as iterated
+        (an async iterator on ``AsyncClient``). ``created_after``/``created_before``: a
+        datetime (naive: UTC) or an RFC 3339 string; ``extra`` holds ``stored_at`` and
+        ``stored_bytes``."""
+        params = query(
+            page_size=page_size, created_after=created_after, created_before=created_before
+        )
+        return self._paginate("/v1/circuits", params)
+
+    def jobs(
+        self,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        created_after=None,
+        created_before=None,
+        page_size: int | None = None,
+    ):
+        """The tenant's jobs (``Job``), newest first, filtered by ``status`` (queued,
+        running, succeeded, failed, cancelled), ``kind`` (gradient, evaluation) and
+        creation time; page by page as iterated (async on ``AsyncClient``)."""
+        params = query(
+            page_size=page_size,
+            created_after=created_after,
+            created_before=created_before,
+            status=status,
+            kind=kind,
+        )
+        return self._paginate("/v1/jobs", params)
+
+    def delete(self, circuit: CircuitRef | str) -> None:
+        """Delete a circuit for this tenant (``NotFound`` if it has none such). The service
+        frees its storage once no tenant has it and no running job reads it."""
+        return self._run(self._delete_circuit(circuit))
+
+    def usage(self) -> dict:
+        """``{"tenant": {circuits, circuit_bytes, jobs, job_bytes, bytes}, "store": {...},
+        "retention_seconds"}``: what this tenant holds, and the store as a whole."""
+        return self._run(self._usage())
 
     # -- operations ----------------------------------------------------------------------
     def health(self) -> dict:
@@ -222,6 +264,14 @@ class Client(_Surface):
         except StopIteration as stop:
             return stop.value
 
+    def _paginate(self, path: str, params: dict):
+        token = ""
+        while True:
+            items, token = self._run(self._page(path, params, token))
+            yield from items
+            if not token:
+                return
+
     def close(self) -> None:
         self._http.close()
 
@@ -266,6 +316,15 @@ class AsyncClient(_Surface):
                 step = op.send(value)
         except StopIteration as stop:
             return stop.value
+
+    async def _paginate(self, path: str, params: dict):
+        token = ""
+        while True:
+            items, token = await self._run(self._page(path, params, token))
+            for item in items:
+                yield item
+            if not token:
+                return
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -21,7 +21,18 @@ from circuitgrad.worker.errors import BlobMissing, StoreError, StoreFull, StoreU
 from circuitgrad.worker.runtime import runtime
 from circuitgrad.worker.settings import Settings, settings
 
-from . import circuits, evaluations, health, jobs, pictures, playground, schemas, tenancy
+from . import (
+    catalog,
+    circuits,
+    evaluations,
+    health,
+    jobs,
+    observe,
+    pictures,
+    playground,
+    schemas,
+    tenancy,
+)
 from .errors import BY_STATUS, ApiError, Invalid, NotFound, Unavailable
 from .queue import CeleryQueue, TaskQueue
 from .tenancy import is_public
@@ -92,8 +103,10 @@ def create_app(s: Settings | None = None, queue: TaskQueue | None = None) -> API
     app.extensions["circuitgrad"] = rt
     app.extensions["circuitgrad.notifier"] = Notifier(rt.redis, rt.keys.done_channel())
     app.extensions["circuitgrad.queue"] = CeleryQueue(s) if queue is None else queue
-    for bp in (circuits.bp, jobs.bp, evaluations.bp, pictures.bp, health.bp, playground.bp):
+    blueprints = (circuits.bp, jobs.bp, evaluations.bp, pictures.bp, health.bp, playground.bp)
+    for bp in (*blueprints, *catalog.BLUEPRINTS):
         app.register_blueprint(bp)
+    observe.install(app)  # request ids, request metrics, /metrics
     app.before_request(lambda: tenancy.before_request(rt))
     app.error_processor(_http_error)
     app.register_error_handler(HTTPException, _werkzeug_error)  # replaces apiflask's
@@ -199,6 +212,8 @@ def _document_spec(spec: dict, public_url: str | None) -> dict:
     components = spec.setdefault("components", {})
     components.setdefault("headers", {}).update(schemas.HEADERS)
     components.setdefault("schemas", {})["PackedCircuit"] = schemas.PACKED_CIRCUIT
+    for (name, field), item in schemas.ITEM_REFS.items():
+        components["schemas"][name]["properties"][field]["items"] = _ref(item)
     _document_errors(spec)
     _document_conditional_get(spec)
     _document_encodings(spec)

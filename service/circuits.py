@@ -61,8 +61,7 @@ def upload():
     """
     r = rt()
     c = circuit_of(read_body(), r.settings.max_circuit_nodes)
-    summary, _ = r.circuits.put(c)
-    new = r.circuits.grant(summary["id"], tenant())  # new to this tenant: 201, else 200
+    summary, new = r.circuits.keep(c, tenant())  # new to this tenant: 201, else 200
     return respond(summary, 201 if new else 200, {"Location": f"/v1/circuits/{summary['id']}"})
 
 

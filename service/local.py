@@ -11,8 +11,11 @@ same store and job records in a real Redis — with two parts swapped for in-pro
   run on a few threads here instead of being sent to a broker.
 
 So every endpoint has one implementation, and local mode starts in a few tens of
-milliseconds (docs/sdk.md, "Local mode"). One stack serves the whole process; ``stack(ns)``
-gives a separate namespace (its own keys in the same Redis) to whoever wants isolation.
+milliseconds (docs/sdk.md, "Local mode"). On a fresh installation it also starts the
+engine's compiler in the background (``worker/precompile.py``); until its work is on
+disk, small requests run the kernels as Python (``engine/jit.py``). One stack serves the
+whole process; ``stack(ns)`` gives a separate namespace (its own keys in the same Redis)
+to whoever wants isolation.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from circuitgrad.worker import precompile
 from circuitgrad.worker.runtime import Runtime, runtime, using
 from circuitgrad.worker.settings import Settings
 
@@ -93,6 +97,7 @@ class LocalStack:
     """A private Redis, and per namespace an app with its in-process queue."""
 
     def __init__(self):
+        precompile.start_detached()  # a fresh installation: compile in the background
         self._folder = tempfile.mkdtemp(prefix="circuitgrad-local-")
         self.redis = EmbeddedRedis(self._folder, appendonly=False).start()
         self._apps: dict[str, tuple[object, InProcessQueue]] = {}

@@ -10,6 +10,8 @@ problem documents, 401/429/500/503, the header objects of ``HEADERS``).
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from apiflask import Schema, fields
 from apiflask.validators import OneOf, Range
 from marshmallow import EXCLUDE
@@ -17,6 +19,8 @@ from marshmallow import EXCLUDE
 from .wire import JSON, MSGPACK
 
 NUMBER = 'a number, or "NaN", "Infinity", "-Infinity" in JSON'
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+JOB_KINDS = ("gradient", "evaluation")
 
 
 class Gate(Schema):
@@ -238,6 +242,96 @@ class PictureQuery(Schema):
 class Health(Schema):
     status = fields.String()
     workers = fields.Integer()
+
+
+# -- listings and usage ----------------------------------------------------------------
+MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE = 1000, 50
+
+
+class PageQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    page_size = fields.Integer(
+        validate=Range(min=0),
+        metadata={
+            "description": f"items per page: 0 or absent {DEFAULT_PAGE_SIZE}, more than "
+            f"{MAX_PAGE_SIZE} is {MAX_PAGE_SIZE}; a page may hold fewer (filters)"
+        },
+    )
+    page_token = fields.String(
+        metadata={"description": "next_page_token of the previous page, with the same filters"}
+    )
+    created_after = fields.AwareDateTime(
+        default_timezone=UTC,
+        metadata={"description": "RFC 3339 time (UTC if no offset): only items created after"},
+    )
+    created_before = fields.AwareDateTime(
+        default_timezone=UTC,
+        metadata={"description": "RFC 3339 time (UTC if no offset): only items created before"},
+    )
+
+
+class JobsQuery(PageQuery):
+    status = fields.String(validate=OneOf(JOB_STATUSES), metadata={"enum": list(JOB_STATUSES)})
+    kind = fields.String(validate=OneOf(JOB_KINDS), metadata={"enum": list(JOB_KINDS)})
+
+
+class ListedCircuit(CircuitSummary):
+    stored_at = fields.String(
+        required=True,
+        metadata={"description": "when this tenant last stored or derived it (its created time)"},
+    )
+    stored_bytes = fields.Integer(
+        required=True, metadata={"description": "compressed circuit and manifest, in bytes"}
+    )
+
+
+class CircuitPage(Schema):
+    circuits = fields.List(fields.Nested(ListedCircuit), required=True)
+    next_page_token = fields.String(
+        required=True, metadata={"description": "the token of the next page; empty: the last"}
+    )
+
+
+class JobPage(Schema):
+    # items: a Job (ITEM_REFS); not a nested schema, which apiflask, meeting it before the
+    # Job outputs, would register a second time as "Job1"
+    jobs = fields.List(fields.Dict(), required=True)
+    next_page_token = fields.String(
+        required=True, metadata={"description": "the token of the next page; empty: the last"}
+    )
+
+
+class TenantUsage(Schema):
+    circuits = fields.Integer(required=True)
+    circuit_bytes = fields.Integer(
+        required=True,
+        metadata={"description": "manifests, chunks and reader sets (shared ones in full)"},
+    )
+    jobs = fields.Integer(required=True)
+    job_bytes = fields.Integer(
+        required=True, metadata={"description": "records, and evaluation jobs' points and values"}
+    )
+    bytes = fields.Integer(required=True)
+
+
+class StoreUsage(Schema):
+    used_bytes = fields.Integer(required=True, metadata={"description": "Redis used_memory"})
+    max_bytes = fields.Integer(required=True, metadata={"description": "Redis maxmemory (0: none)"})
+    keys = fields.Integer(required=True, metadata={"description": "keys in the database"})
+    aof_bytes = fields.Integer(required=True, metadata={"description": "append-only file size"})
+    aof_rewrites_in_progress = fields.Integer()
+
+
+# (schema, list field) -> the component its items are (app.py writes the $ref)
+ITEM_REFS = {("JobPage", "jobs"): "Job"}
+
+
+class Usage(Schema):
+    tenant = fields.Nested(TenantUsage, required=True)
+    store = fields.Nested(StoreUsage, required=True)
+    retention_seconds = fields.Integer(required=True)
 
 
 def body(schema, example=None):

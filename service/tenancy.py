@@ -13,17 +13,21 @@ import time
 from flask import g, request
 
 from circuitgrad.worker.connection import store_errors
+from circuitgrad.worker.errors import StoreFull
 from circuitgrad.worker.runtime import Runtime
 from circuitgrad.worker.settings import DEFAULT_TENANT
 
 from .errors import RateLimited, Unauthorized
 
-PUBLIC_PATHS = frozenset({"/", "/v1/health", "/v1/ready", "/v1/openapi.json", "/v1/docs"})
+PUBLIC_PATHS = frozenset(
+    {"/", "/v1/health", "/v1/ready", "/v1/openapi.json", "/v1/docs", "/metrics"}
+)
 PUBLIC_PREFIXES = ("/static/", "/v1/docs/assets/")  # the playground's and the docs' files
 
 
 def is_public(path: str) -> bool:
-    """Needs no key: health, the OpenAPI document and its page, the playground."""
+    """Needs no key: health, readiness, metrics, the OpenAPI document and its page, the
+    playground."""
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
@@ -48,11 +52,14 @@ def limit_rate(rt: Runtime, tenant: str) -> None:
     if limit <= 0:
         return
     key = rt.keys.rate(tenant, int(time.time()))
-    with store_errors():
-        pipe = rt.redis.pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, 2)
-        count = pipe.execute()[0]
+    try:
+        with store_errors():
+            pipe = rt.redis.pipeline(transaction=False)
+            pipe.incr(key)
+            pipe.expire(key, 2)
+            count = pipe.execute()[0]
+    except StoreFull:  # a full store still serves reads: count nothing rather than refuse
+        return
     if count > limit:
         raise RateLimited(retry_after=1)
 

@@ -160,6 +160,11 @@ class ProcessStack:
             "CIRCUITGRAD_KEY_PREFIX": f"{self.namespace}:",
             "CIRCUITGRAD_QUEUE": self.namespace,
             "PYTHONUNBUFFERED": "1",
+            # one machine: the parts share one metrics folder, as under serve (emptied in
+            # start), and no worker opens the compose file's metrics port
+            "PROMETHEUS_MULTIPROC_DIR": str(self.logs / "metrics"),
+            "CIRCUITGRAD_METRICS_SHARED": "1",
+            "CIRCUITGRAD_METRICS_PORT": "",
         }
 
     def command(self, service: str, log_name: str) -> list[str]:
@@ -191,6 +196,8 @@ class ProcessStack:
         from circuitgrad.worker.runtime import warm_up
 
         warm_up(batch=True)  # compile once here: the processes then load numba's disk cache
+        shutil.rmtree(self.logs / "metrics", ignore_errors=True)
+        (self.logs / "metrics").mkdir()
         for i in range(len(self.workers)):
             self.start_worker(i)
         self.api = self._start("api", "api")

@@ -62,7 +62,9 @@ def configure(app: Celery, s: Settings) -> Celery:
 
 def make_app(s: Settings | None = None) -> Celery:
     s = settings() if s is None else s
-    return configure(Celery("circuitgrad", include=["circuitgrad.worker.tasks"]), s)
+    # observe: the log context and the metrics of every task (worker/observe.py)
+    include = ["circuitgrad.worker.tasks", "circuitgrad.worker.observe"]
+    return configure(Celery("circuitgrad", include=include), s)
 
 
 app = make_app()

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 _FINAL = "local final = {succeeded=1, failed=1, cancelled=1}\n"
 
-# KEYS: index, active  ARGV: new id, ttl, prefix-of-job-keys, recheck at, field/value pairs...
+# KEYS: index, active, the tenant's job list, the circuit's pins
+# ARGV: new id, ttl, prefix-of-job-keys, now (unix), recheck at, field/value pairs...
 # -> {id, created, record...}. An existing job is reused unless it was cancelled or failed
-# retryably.
+# retryably. A new job is listed for its tenant, and pins its circuit while it is queued.
 SUBMIT = (
     _FINAL
     + """
@@ -32,11 +33,19 @@ local id = ARGV[1]
 if gen > 0 then id = id .. '-' .. gen end
 local rec = ARGV[3] .. id
 redis.call('DEL', rec)
-redis.call('HSET', rec, 'id', id, 'generation', gen, unpack(ARGV, 5))
+redis.call('HSET', rec, 'id', id, 'generation', gen, unpack(ARGV, 6))
 redis.call('EXPIRE', rec, tonumber(ARGV[2]))
 redis.call('SET', KEYS[1], id, 'EX', tonumber(ARGV[2]))
-if not final[redis.call('HGET', rec, 'status')] then
-  redis.call('ZADD', KEYS[2], tonumber(ARGV[4]), id)
+redis.call('ZADD', KEYS[3], ARGV[4], id)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[4]) - tonumber(ARGV[2])))
+redis.call('EXPIRE', KEYS[3], tonumber(ARGV[2]))
+local st = redis.call('HGET', rec, 'status')
+if st == 'queued' then
+  redis.call('SADD', KEYS[4], id)
+  redis.call('EXPIRE', KEYS[4], tonumber(ARGV[2]))
+end
+if not final[st] then
+  redis.call('ZADD', KEYS[2], tonumber(ARGV[5]), id)
 end
 return {id, 1, redis.call('HGETALL', rec)}
 """
@@ -134,8 +143,10 @@ return {1, st}
 """
 )
 
-# KEYS: record, done channel, result circuit's readers, result cache, active
-# ARGV: now, result, tenant, ttl -> 1 succeeded, 0 final already (nothing written)
+# KEYS: record, done channel, result circuit's readers, result cache, tenant's circuits,
+#       active
+# ARGV: now, result, tenant, ttl, now (unix), result circuit id
+# -> 1 succeeded, 0 final already (nothing written)
 SUCCEED = (
     _FINAL
     + """
@@ -144,10 +155,12 @@ if (not st) or final[st] then return 0 end
 redis.call('SADD', KEYS[3], ARGV[3])
 redis.call('EXPIRE', KEYS[3], tonumber(ARGV[4]))
 redis.call('SET', KEYS[4], ARGV[2], 'EX', tonumber(ARGV[4]))
+redis.call('ZADD', KEYS[5], ARGV[5], ARGV[6])
+redis.call('EXPIRE', KEYS[5], tonumber(ARGV[4]))
 redis.call('HSET', KEYS[1], 'status', 'succeeded', 'progress', '1', 'updated_at', ARGV[1],
            'result', ARGV[2])
 local id = redis.call('HGET', KEYS[1], 'id')
-redis.call('ZREM', KEYS[5], id)
+redis.call('ZREM', KEYS[6], id)
 redis.call('PUBLISH', KEYS[2], id)
 return 1
 """

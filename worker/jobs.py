@@ -21,6 +21,7 @@ RQ do. A duplicate message finds the job claimed (``busy``) or final and is drop
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from circuitgrad.engine.passes.gradient import ENGINE_VERSION
 from . import job_scripts as scripts
 from .connection import store_errors
 from .keys import Keys
+from .logs import current_request_id
+from .metrics import JOBS_SUBMITTED
 
 
 class Status(StrEnum):
@@ -51,6 +54,11 @@ FINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
 def now_iso(t: float | None = None) -> str:
     t = time.time() if t is None else t
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def now_ms() -> float:
+    """Unix time, to the millisecond (as ``now_iso`` writes it)."""
+    return math.floor(time.time() * 1000) / 1000
 
 
 def content_key(kind: str, circuit_id: str, options: dict) -> str:
@@ -107,7 +115,7 @@ class JobStore:
 
         ``fields`` initialise a new record (status, circuit_id, options, ...).
         """
-        t = time.time()
+        t = now_ms()  # created_at and the listing's order: the same millisecond
         record = {
             "kind": kind,
             "tenant": tenant,
@@ -118,15 +126,23 @@ class JobStore:
             "updated_at": now_iso(t),
             "deliveries": 0,
             "enqueued": 0,
+            "request_id": current_request_id(),
             **fields,
         }
         recheck = t + self.lease.requeue_after
-        argv = [job_id_for(tenant, key), self.ttl, self.keys.job(""), recheck]
+        argv = [job_id_for(tenant, key), self.ttl, self.keys.job(""), repr(t), recheck]
         for name, value in record.items():
             argv += [name, _encode(name, value)]
-        index = self.keys.job_index(tenant, key)
+        keys = [
+            self.keys.job_index(tenant, key),
+            self.keys.active(),
+            self.keys.tenant_jobs(tenant),
+            self.keys.pins(str(record.get("circuit_id", ""))),
+        ]
         with store_errors():
-            _, created, raw = self._submit(keys=[index, self.keys.active()], args=argv)
+            _, created, raw = self._submit(keys=keys, args=argv)
+        if created:
+            JOBS_SUBMITTED.labels(kind).inc()
         return _decode(zip(raw[::2], raw[1::2], strict=True)), bool(created)
 
     def mark_enqueued(self, job_id: str) -> None:
@@ -222,14 +238,13 @@ class JobStore:
             self.keys.done_channel(),
             self.keys.acl(result["circuit_id"]),
             self.keys.result(job["content_key"]),
+            self.keys.tenant_circuits(job["tenant"]),
             self.keys.active(),
         ]
+        args = [now_iso(), orjson.dumps(result), job["tenant"], self.ttl]
+        args += [repr(now_ms()), result["circuit_id"]]
         with store_errors():
-            return bool(
-                self._succeed(
-                    keys=keys, args=[now_iso(), orjson.dumps(result), job["tenant"], self.ttl]
-                )
-            )
+            return bool(self._succeed(keys=keys, args=args))
 
     def fail(self, job_id: str, problem: dict, retryable: bool = False) -> bool:
         return self.finish(job_id, Status.FAILED, error=problem, retryable=int(retryable))[0]

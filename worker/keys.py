@@ -14,6 +14,11 @@
     {p}jobs:active            sorted set: every job not final -> when to look at it next
                               (running: its lease's end; queued: when to send it again)
     {p}reaper                 lock: the one worker process that reaps at a time
+    {p}tcircuits:{tenant}     sorted set: circuit id -> when the tenant last stored or derived it
+    {p}tjobs:{tenant}         sorted set: job id -> when it was created (the tenant's jobs)
+    {p}pins:{circuit_id}      set of the queued or running jobs that read a circuit
+    {p}orphans                sorted set: circuits no tenant refers to, kept for a job
+    {p}secret                 the key that signs page tokens
 
 ``{p}`` is the configured prefix; kombu's own keys get the same prefix through its
 ``global_keyprefix`` option, so one deployment's keys can be listed, or wiped, together.
@@ -66,3 +71,17 @@ class Keys:
 
     def reaper(self) -> str:
         return f"{self.prefix}reaper"
+    def tenant_circuits(self, tenant: str) -> str:
+        return f"{self.prefix}tcircuits:{tenant}"
+
+    def tenant_jobs(self, tenant: str) -> str:
+        return f"{self.prefix}tjobs:{tenant}"
+
+    def pins(self, circuit_id: str) -> str:
+        return f"{self.prefix}pins:{circuit_id}"
+
+    def orphans(self) -> str:
+        return f"{self.prefix}orphans"
+
+    def secret(self) -> str:
+        return f"{self.prefix}secret"

@@ -23,6 +23,7 @@ from .settings import Settings, settings
 from .store import BlobStore, CircuitStore
 
 WORKER_STALE_SECONDS = 20  # a worker silent this long does not count as ready
+WORKERS_FORGOTTEN_SECONDS = 3600  # and one silent this long is no longer listed
 
 
 @dataclass
@@ -54,8 +55,15 @@ class Runtime:
 
     # -- worker presence -------------------------------------------------------------------
     def heartbeat(self, worker: str) -> None:
+        """Announce ``worker``; workers silent for an hour are forgotten, and the set
+        expires an hour after the last heartbeat."""
+        now, key = time.time(), self.keys.workers()
         with store_errors():
-            self.redis.zadd(self.keys.workers(), {worker: time.time()})
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.zadd(key, {worker: now})
+            pipe.zremrangebyscore(key, "-inf", now - WORKERS_FORGOTTEN_SECONDS)
+            pipe.expire(key, WORKERS_FORGOTTEN_SECONDS)
+            pipe.execute()
 
     def forget_worker(self, worker: str) -> None:
         with store_errors():

@@ -13,6 +13,7 @@ packed msgpack form, with their measures in the manifest, plus who may read them
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -152,6 +153,20 @@ def summary(cid: str, c, m: dict | None = None) -> dict:
     }
 
 
+# KEYS: manifest, readers, the tenant's circuit index  ARGV: tenant, circuit id, now, ttl
+# -> 1 new reader, 0 a reader already, -1 not stored. The index forgets what it listed
+# longer ago than the retention period (its circuits were not stored again since).
+GRANT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local new = redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[3]) - tonumber(ARGV[4])))
+redis.call('EXPIRE', KEYS[3], tonumber(ARGV[4]))
+return new
+"""
+
+
 class CircuitStore:
     """Circuits by content id, readable by the tenants that stored or derived them.
 
@@ -167,6 +182,7 @@ class CircuitStore:
         self._cache_nodes, self._cached_nodes = cache_nodes, 0
         self._lock = threading.Lock()
         self._summaries: OrderedDict[str, dict] = OrderedDict()
+        self._grant = None
 
     def put(self, c, measured: dict | None = None) -> tuple[dict, bool]:
         """Store ``c``: (its summary, whether it was new). ``measured``: its measures if known."""
@@ -203,25 +219,46 @@ class CircuitStore:
         self._remember(cid, c)
         return c
 
-    def delete(self, cid: str) -> None:
+    def forget_cached(self, cid: str) -> None:
+        """Drop this process's decoded copy (the circuit was deleted)."""
         with self._lock:
             c = self._cache.pop(cid, None)
             self._summaries.pop(cid, None)
             if c is not None:
                 self._cached_nodes -= c.n_vertices
+
+    def delete(self, cid: str) -> None:
+        self.forget_cached(cid)
         self.blobs.delete(cid)
         with store_errors():
             self.blobs.r.delete(self.blobs.keys.acl(cid))
 
     # -- tenancy -------------------------------------------------------------------------
     def grant(self, cid: str, tenant: str) -> bool:
-        """Let ``tenant`` read circuit ``cid``; whether it could not before."""
-        key = self.blobs.keys.acl(cid)
+        """Let ``tenant`` read circuit ``cid`` and list it; whether it could not before.
+        ``BlobMissing`` if the circuit is not stored (any more): then store it again."""
+        keys, ttl = self.blobs.keys, self.blobs.ttl
+        if self._grant is None:
+            self._grant = self.blobs.r.register_script(GRANT)
         with store_errors():
-            pipe = self.blobs.r.pipeline(transaction=False)
-            pipe.sadd(key, tenant)
-            pipe.expire(key, self.blobs.ttl)
-            return bool(pipe.execute()[0])
+            new = self._grant(
+                keys=[keys.blob(cid), keys.acl(cid), keys.tenant_circuits(tenant)],
+                args=[tenant, cid, repr(math.floor(time.time() * 1000) / 1000), ttl],
+            )
+        if new < 0:
+            raise BlobMissing(cid)
+        return bool(new)
+
+    def keep(self, c, tenant: str) -> tuple[dict, bool]:
+        """Store ``c`` for ``tenant``: (its summary, whether it is new to the tenant). A copy
+        reclaimed between storing and granting (another tenant's DELETE) is stored again."""
+        for _ in range(3):
+            summary, _ = self.put(c)
+            try:
+                return summary, self.grant(summary["id"], tenant)
+            except BlobMissing:
+                continue
+        raise BlobMissing(content_id(c))
 
     def readable(self, cid: str, tenant: str) -> bool:
         with store_errors():

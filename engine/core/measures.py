@@ -5,10 +5,12 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .. import jit
 from .circuit import Circuit
 from .ops import BY_CODE, CONST, INPUT
 
 
+@jit.entry
 @numba.njit(cache=True)
 def _depths(op, arg_offsets, args, source_codes):
     n = len(op)

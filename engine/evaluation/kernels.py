@@ -36,7 +36,6 @@ import hashlib
 import importlib.util
 import os
 import sys
-import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -45,6 +44,8 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
+from .. import jit
+from ..cachedir import cache_dir
 from ..core import ops
 
 OUT = 255  # tape-only code: copy a slot to an output column
@@ -280,21 +281,7 @@ def _fingerprint(source: str) -> str:
 
 
 def _cache_dir() -> Path | None:
-    base = os.environ.get("CIRCUITGRAD_KERNEL_CACHE")
-    candidates = [Path(base)] if base else []
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    candidates += [
-        Path(xdg) / "circuitgrad" / "kernels",
-        Path(tempfile.gettempdir()) / f"circuitgrad-kernels-{os.getuid()}",
-    ]
-    for d in candidates:
-        try:
-            d.mkdir(parents=True, exist_ok=True)
-            if os.access(d, os.W_OK):
-                return d
-        except OSError:
-            continue
-    return None
+    return cache_dir()
 
 
 def _namespace() -> dict:
@@ -329,5 +316,11 @@ def _load():
 
 
 _module = _load()
-run_point = _module.run_point  # (ins, num, pre, n_slots, x (n,), out (m,)) -> None
-run_blocks = _module.run_blocks  # (ins, num, pre, n_slots, X, out, B, first, last) -> None
+# interpreted until compiled (jit.py) when the instructions run are few: their count
+# (a few words each) times the points
+run_point = jit.entry(_module.run_point, cost=lambda ins, *_: ins.size)
+# (ins, num, pre, n_slots, x (n,), out (m,)) -> None
+run_blocks = jit.entry(
+    _module.run_blocks, cost=lambda ins, num, pre, n, X, *_: ins.size * X.shape[1]
+)
+# (ins, num, pre, n_slots, X, out, B, first, last) -> None

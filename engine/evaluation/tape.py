@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from .. import jit
 from ..core import ops
 from ..core.circuit import Circuit
 from ..errors import CircuitError, ErrorItem, pointer
@@ -162,6 +163,7 @@ def _malformed(c: Circuit, bad: int, vertex: int) -> CircuitError:
 
 
 # -- sweeps ----------------------------------------------------------------------------
+@jit.entry
 @numba.njit(cache=True)
 def _check(op, arg_offsets, args, n_inputs, outputs, kind, min_args, max_args):
     """(0, 0) or (problem, vertex): the kernels trust the tape, so the tape trusts nothing."""
@@ -181,6 +183,7 @@ def _check(op, arg_offsets, args, n_inputs, outputs, kind, min_args, max_args):
     return 0, 0
 
 
+@jit.entry
 @numba.njit(cache=True)
 def _constant_gates(op, arg_offsets, args, n_inputs, kind):
     """Constants, and gates all of whose arguments are constant."""
@@ -199,6 +202,7 @@ def _constant_gates(op, arg_offsets, args, n_inputs, kind):
     return is_const
 
 
+@jit.entry
 @numba.njit(cache=True)
 def _liveness(op, arg_offsets, args, n_inputs, outputs, is_const):
     """Vertices some output needs; a constant (folded) vertex needs none of its arguments."""
@@ -215,6 +219,7 @@ def _liveness(op, arg_offsets, args, n_inputs, outputs, is_const):
 PREFETCH_AGE = 64  # instructions since a slot was written beyond which its read is prefetched
 
 
+@jit.entry
 @numba.njit(cache=True)
 def _fold_reductions(op, arg_offsets, args, coeffs, n_inputs, is_const, value, live, kind,
                      has_coeffs):  # fmt: skip
@@ -244,6 +249,7 @@ def _fold_reductions(op, arg_offsets, args, coeffs, n_inputs, is_const, value, l
     return rep, fold
 
 
+@jit.entry
 @numba.njit(cache=True)
 def _schedule(arg_offsets, rargs, gate, outputs, rep):
     """The gates to run, in depth-first post-order from the outputs (as CasADi orders its
@@ -281,6 +287,7 @@ def _schedule(arg_offsets, rargs, gate, outputs, rep):
     return sched[:n]
 
 
+@jit.entry
 @numba.njit(cache=True)
 def _renumber(arg_offsets, rargs, reads, coeffs, sched, V):
     """The scheduled gates' arguments in schedule order, as value ids: a gate is its
@@ -308,6 +315,7 @@ def _renumber(arg_offsets, rargs, reads, coeffs, sched, V):
     return pos, offsets, ids, s_reads, s_coeffs
 
 
+@jit.entry
 @numba.njit(cache=True)
 def _last_reads(offsets, ids, reads, out_ids, n_ids):
     """The position of the last read of each value id held in a slot (a gate that is an
@@ -340,6 +348,7 @@ def _give(free, state, s):
     state[0] += 1
 
 
+@jit.entry
 @numba.njit(cache=True)
 def _emit(codes, params, folds, offsets, ids, reads, coeffs, out_ids, n_inputs, is_const,
           value, kind, has_param, has_coeffs, last_read):  # fmt: skip

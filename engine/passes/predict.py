@@ -11,6 +11,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .. import jit
 from ..core.circuit import Circuit
 
 SEEDS_PER_SWEEP = 64
@@ -25,6 +26,7 @@ def _popcount(x):
     return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
 
 
+@jit.entry
 @numba.njit(cache=True)
 def _forward_pairs(arg_offsets, args, seed_vertices, live):
     n = len(arg_offsets) - 1
@@ -42,6 +44,7 @@ def _forward_pairs(arg_offsets, args, seed_vertices, live):
     return pairs
 
 
+@jit.entry
 @numba.njit(cache=True)
 def _backward_pairs(arg_offsets, args, seed_vertices, live):
     n = len(arg_offsets) - 1

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .. import jit
 from ..core.circuit import INDEX, Circuit
 from ..core.ops import ADD, CONST, MUL
 from ..errors import Cancelled, CircuitError, pointer
@@ -21,6 +22,8 @@ from .partials import wire_partials_of
 from .provenance import result_origin
 
 _CODES = np.array([CONST.code, ADD.code, MUL.code], dtype=np.uint8)
+# the sweeps' own gate emitters, called from here one gate at a time (jit.py)
+_const, _emit = jit.entry(sweeps._const), jit.entry(sweeps._emit)
 
 
 def resolve(c: Circuit, wrt=None, of=None) -> tuple[list[int], list[int]]:
@@ -128,13 +131,13 @@ class _Buffer:
     def vertex(self, d: int, scale: float) -> int:
         """A sweep's derivative ``scale × handle`` as one vertex."""
         if d == sweeps.NONE:
-            return int(sweeps._const(self.tuple, 0, _CODES, 0.0))
+            return int(_const(self.tuple, 0, _CODES, 0.0))
         if d == sweeps.ONE:
-            return int(sweeps._const(self.tuple, 0, _CODES, scale))
+            return int(_const(self.tuple, 0, _CODES, scale))
         if scale == 1.0:
             return d
         add = np.array([_CODES[1]], np.uint8)[0]
-        return int(sweeps._emit(self.tuple, 0, add, np.array([d]), 1, np.array([scale]), 0.0))
+        return int(_emit(self.tuple, 0, add, np.array([d]), 1, np.array([scale]), 0.0))
 
     def circuit(self, c: Circuit, outputs, names) -> Circuit:
         g, w = self.count[0], self.count[1]

@@ -24,6 +24,7 @@ import types
 import numba
 import numpy as np
 
+from .. import jit
 from ..core import ops
 from ..core.circuit import INDEX, Circuit
 from ..errors import CircuitError, pointer
@@ -279,7 +280,7 @@ def make_sweep(key: str):
     return sweep
 
 
-_sweep = make_sweep(fingerprint())
+_sweep = jit.entry(make_sweep(fingerprint()))
 
 
 # -- the pass --------------------------------------------------------------------------
@@ -337,6 +338,7 @@ def carried(rows: np.ndarray, origin: np.ndarray, live: np.ndarray) -> np.ndarra
     return out
 
 
+@jit.entry
 @numba.njit(cache=True)
 def compact(n_inputs, op, offsets, args, coeffs, param, outputs):
     """The vertices an output (or nothing: inputs) depends on, renumbered in order:

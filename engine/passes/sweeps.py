@@ -25,6 +25,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .. import jit
+
 NONE = -1  # the derivative is zero
 ONES = np.ones(3)  # coefficients of emitted mul gates (numba freezes globals as constants)
 EMPTY = np.empty(0, np.int64)
@@ -114,6 +116,7 @@ def _tag(prov, start, count, what):
         prov[g] = what
 
 
+@jit.entry
 @numba.njit(cache=True, _nrt=False)  # no reference counting: it cost ~10 atomics per gate
 def backward_sweep(
     y, consumer, rev_off, live, P, buf, base, codes, deriv, dscale, tv, tc, scratch, prov=None
@@ -151,6 +154,7 @@ def backward_sweep(
             _tag(prov, start, buf[5], last)
 
 
+@jit.entry
 @numba.njit(cache=True, _nrt=False)
 def forward_sweep(
     x, arg_offsets, args, live, P, buf, base, codes, deriv, dscale, tv, tc, scratch, prov=None
@@ -176,6 +180,7 @@ def forward_sweep(
             _tag(prov, start, buf[5], v)
 
 
+@jit.entry
 @numba.njit(cache=True)
 def reach_forward(arg_offsets, args, seeds):
     """Vertices that depend on a seed (seeds included)."""
@@ -191,6 +196,7 @@ def reach_forward(arg_offsets, args, seeds):
     return out
 
 
+@jit.entry
 @numba.njit(cache=True)
 def reach_backward(arg_offsets, args, seeds):
     """Vertices some seed depends on (seeds included)."""
@@ -202,6 +208,7 @@ def reach_backward(arg_offsets, args, seeds):
     return out
 
 
+@jit.entry
 @numba.njit(cache=True)
 def reverse_csr(arg_offsets, args):
     """Wires grouped by the vertex they read (counting sort, consumers ascending):

@@ -84,11 +84,12 @@ def test_serve_with_embedded_redis_then_ctrl_c(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env["CIRCUITGRAD_DATA_DIR"] = str(tmp_path / "data")  # marks every process of the stack
     script = os.path.join(os.path.dirname(sys.executable), "circuitgrad")
+    log = open(tmp_path / "serve.log", "wb")  # a file: a full pipe would stall the stack
     p = subprocess.Popen(
         [script, "serve", "--port", str(port), "--workers", "1"],
         env=env,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
@@ -96,7 +97,7 @@ def test_serve_with_embedded_redis_then_ctrl_c(tmp_path):
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            assert p.poll() is None, p.stdout.read().decode()[-3000:]
+            assert p.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
             try:
                 if httpx.get(url + "/v1/ready", timeout=1).status_code == 200:
                     break
