@@ -177,6 +177,7 @@ class _Surface(Operations, CatalogOperations):
 
     def _job_picture(self, job: Job, format: str, max_gates: int | None):
         return self._run(self._picture(f"/v1/jobs/{job.id}/picture", format, max_gates))
+
     # -- what the tenant holds -------------------------------------------------------------
     def circuits(self, *, created_after=None, created_before=None, page_size: int | None = None):
         """The tenant's circuits (``CircuitRef``), newest first, page by page as iterated

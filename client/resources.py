@@ -58,6 +58,7 @@ class CircuitRef:
     def _repr_svg_(self) -> str | None:
         """Jupyter shows a stored circuit as its picture, fetched from the service."""
         return _shown(self._client, lambda: self.picture())
+
     def delete(self):
         """Delete this circuit for this tenant; see ``Client.delete``."""
         return self._client.delete(self)

@@ -30,9 +30,9 @@ import httpx
 
 from circuitgrad.worker import precompile
 from circuitgrad.worker.metrics import MULTIPROC_ENV, SHARED_ENV
+from circuitgrad.worker.processes import preexec
 
 from .embedded_redis import DEFAULT_MAXMEMORY, EmbeddedRedis
-from circuitgrad.worker.processes import preexec
 
 CLI = [sys.executable, "-m", "circuitgrad.service.cli"]
 BACKOFF_MAX = 30.0

@@ -46,6 +46,7 @@ if st == 'queued' then
 end
 if not final[st] then
   redis.call('ZADD', KEYS[2], tonumber(ARGV[5]), id)
+  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))  -- idle for the retention: all expired
 end
 return {id, 1, redis.call('HGETALL', rec)}
 """

@@ -71,6 +71,7 @@ class Keys:
 
     def reaper(self) -> str:
         return f"{self.prefix}reaper"
+
     def tenant_circuits(self, tenant: str) -> str:
         return f"{self.prefix}tcircuits:{tenant}"
 

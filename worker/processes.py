@@ -52,3 +52,28 @@ def preexec() -> object | None:
         return None
     parent = os.getpid()
     return lambda: die_with_parent(parent)
+
+
+def data_bytes() -> int:
+    """This process's data segment now (VmData: heap and private writable mappings)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def limit_data(budget: int) -> None:
+    """Let the data segment grow by at most ``budget`` bytes from now on (RLIMIT_DATA:
+    anonymous memory — NumPy arrays, Python objects, thread stacks — but not the code and
+    files mapped in, so the compiled engine does not count against a job)."""
+    import resource
+
+    soft = data_bytes() + budget
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
