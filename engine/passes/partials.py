@@ -1,8 +1,8 @@
 """∂ₐ[g] for every wire at once: the op table's rules applied op by op.
 
 The result is the lecture's gate gradient [∇g] for every gate that matters, as per-wire
-arrays ``offset + scale · f0 · f1`` (factors are vertices, -1 when absent) plus the
-gates the rules emitted. Forward and backward propagation both start from this; only
+arrays ``offset + scale · f0 · f1 · f2`` (factors are vertices, -1 when absent; at most
+``MAX_FACTORS``) plus the gates the rules emitted. Forward and backward propagation both start from this; only
 their traversal differs.
 """
 
@@ -14,15 +14,14 @@ import numpy as np
 
 from ..core.circuit import INDEX, Circuit
 from ..core.ops import BY_CODE
-from ..core.templates import Emitter, Term, Vec, wire_partials
+from ..core.templates import MAX_FACTORS, Emitter, Term, Vec, wire_partials
 
 
 @dataclass
 class WirePartials:
     scale: np.ndarray  # (W,) float64
     offset: np.ndarray  # (W,) float64
-    f0: np.ndarray  # (W,) int64, -1 = no factor
-    f1: np.ndarray  # (W,) int64
+    factors: np.ndarray  # (W, MAX_FACTORS) int64, -1 = no factor
     emitter: Emitter  # the gates the rules built, numbered after the circuit's vertices
 
 
@@ -61,7 +60,7 @@ def wire_partials_of(c: Circuit, active: np.ndarray) -> WirePartials:
     """Partials of every wire into an ``active`` gate (other wires get zero)."""
     W = c.n_wires
     scale, offset = np.zeros(W), np.zeros(W)
-    f0, f1 = np.full(W, -1, INDEX), np.full(W, -1, INDEX)
+    factors = np.full((W, MAX_FACTORS), -1, INDEX)
     E = Emitter(c.n_vertices)
     gates = np.flatnonzero(active & (c.arity() > 0)).astype(INDEX)
     for op, k, g in gate_groups(c, gates):
@@ -81,5 +80,5 @@ def wire_partials_of(c: Circuit, active: np.ndarray) -> WirePartials:
             continue
         for j, term in enumerate(terms):
             w = wires[:, j]
-            scale[w], offset[w], f0[w], f1[w] = wire_partials(term, len(g))
-    return WirePartials(scale, offset, f0, f1, E)
+            scale[w], offset[w], factors[w] = wire_partials(term, len(g))
+    return WirePartials(scale, offset, factors, E)

@@ -13,12 +13,15 @@ from collections.abc import Callable
 import numpy as np
 
 from ..core.circuit import INDEX, Circuit
-from ..core.ops import ADD, CONST, MUL
+from ..core.ops import ADD, CONST, MUL, MUL0, needs_strong_zero
 from ..errors import Cancelled, CircuitError, pointer
 from . import sweeps
 from .partials import wire_partials_of
 
 _CODES = np.array([CONST.code, ADD.code, MUL.code], dtype=np.uint8)
+# chain-rule products of circuits with a conditional: a zero derivative times an infinite or
+# NaN partial is 0, so the branch a ``where`` did not take leaks nothing (docs/conventions.md)
+_STRONG_CODES = np.array([CONST.code, ADD.code, MUL0.code], dtype=np.uint8)
 
 
 def resolve(c: Circuit, wrt=None, of=None) -> tuple[list[int], list[int]]:
@@ -162,13 +165,15 @@ def propagate(
     E = P.emitter
     wires_active = int(np.count_nonzero(active[c.wire_owner()]))
     vertices_active = int(np.count_nonzero(active))
-    per_sweep = (wires_active + vertices_active + 2, 5 * wires_active + vertices_active + 2)
+    # per active wire: one product of d and ≤ MAX_FACTORS factors, ≤ 2 terms of an add
+    per_sweep = (wires_active + vertices_active + 2, 6 * wires_active + vertices_active + 2)
     buf = _Buffer(c, E.arrays(), *per_sweep)
-    P_arrays = (P.scale, P.offset, P.f0, P.f1)
+    P_arrays = (P.scale, P.offset, P.factors)
+    codes = _STRONG_CODES if needs_strong_zero(c.op) else _CODES
     deriv, dscale = np.empty(E.next, INDEX), np.zeros(E.next)
     terms = 2 * int(np.max(np.bincount(c.args, minlength=1), initial=1)) + 2
     terms = max(terms, 2 * int(np.max(c.arity(), initial=1)) + 2)
-    tv, tc, scratch = np.empty(terms, INDEX), np.empty(terms), np.empty(3, INDEX)
+    tv, tc, scratch = np.empty(terms, INDEX), np.empty(terms), np.empty(4, INDEX)
     seeds_list = xs if mode == "forward" else [int(c.outputs[i]) for i in fs]
     results: dict[int, list[int]] = {}
     if mode == "backward":  # wires grouped by the vertex they read, for sequential access
@@ -177,7 +182,7 @@ def propagate(
     for k, seed in enumerate(seeds_list):
         buf.reserve(*per_sweep)
         deriv[:] = sweeps.NONE
-        shared = (P_arrays, buf.tuple, 0, _CODES, deriv, dscale, tv, tc, scratch)
+        shared = (P_arrays, buf.tuple, 0, codes, deriv, dscale, tv, tc, scratch)
         if mode == "forward":
             sweeps.forward_sweep(seed, c.arg_offsets, c.args, needed, *shared)
             results[k] = [(int(deriv[c.outputs[i]]), dscale[c.outputs[i]]) for i in fs]

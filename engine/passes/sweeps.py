@@ -6,9 +6,10 @@ backward (6) ∂y/∂g = Σ_{wires g→u} ∂y/∂u · ∂_g[u]  in reverse orde
 A derivative is ``scale × handle`` where the handle is a vertex of the result, ``ONE`` (so
 the derivative is the constant ``scale``) or ``NONE`` (zero); keeping the scale apart means
 a lone weighted term costs no gate, its weight rides into the consumer's coefficients.
-Each wire costs at most one multiplication (its factors ride in the same ``mul``) and each
-vertex at most one addition, which with at most one rule gate per wire is Theorem 3's
-3·wires + nodes.
+Each wire costs at most one multiplication (its factors ride in the same product) and each
+vertex at most one addition; with the rules' budget that is Theorem 3's 3·wires + nodes
+(docs/engine.md). ``codes = [const, add, product]``: the product is ``mul``, or ``mul0``
+(strong zero) for circuits whose ops ask for it (``ops.needs_strong_zero``).
 
 Emitted gates are appended to the result's own arrays, ``buf = (op, arg_offsets, args,
 coeffs, param, count)`` with ``count = [vertices, wires, const-1 vertex, const-0 vertex]``.
@@ -20,7 +21,7 @@ import numba
 import numpy as np
 
 NONE = -1  # the derivative is zero
-ONES = np.ones(3)  # coefficients of emitted mul gates (numba freezes globals as constants)
+ONES = np.ones(4)  # coefficients of emitted products (numba freezes globals as constants)
 EMPTY = np.empty(0, np.int64)
 ONE = -2  # the derivative is the constant 1
 
@@ -56,18 +57,17 @@ def _const(buf, base, codes, value):
 @numba.njit(cache=True, inline="always", _nrt=False)
 def _add_term(d, ds, w, P, buf, base, codes, tv, tc, nt, scratch):
     """Append ds·d · ∂(wire w) to the term list (tv, tc); returns (nt, constant part)."""
-    scale, offset, f0, f1 = P
+    scale, offset, factors = P
     cacc = 0.0
-    if scale[w] != 0.0 and f0[w] >= 0:  # a product: d · f0 [· f1], one mul at most
+    if scale[w] != 0.0 and factors[w, 0] >= 0:  # a product: d · f0 [· f1 · f2], one gate
         k = 0
         if d != ONE:
             scratch[k] = d
             k += 1
-        scratch[k] = f0[w]
-        k += 1
-        if f1[w] >= 0:
-            scratch[k] = f1[w]
-            k += 1
+        for j in range(factors.shape[1]):
+            if factors[w, j] >= 0:
+                scratch[k] = factors[w, j]
+                k += 1
         if k == 1:
             prod = scratch[0]
         else:

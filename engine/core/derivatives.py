@@ -1,0 +1,124 @@
+"""The op table's derivative rules that take more than a line, in the circuit language.
+
+Every function here builds gates (``templates.py``), never numbers, so a gradient circuit
+can be differentiated again. Budget (docs/engine.md, Theorem 3): a rule emits at most one
+gate per argument plus one per gate, and a partial keeps at most ``MAX_FACTORS`` factors
+unmaterialised; ``tests/engine/test_op_table.py`` holds every rule to it.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .templates import MAX_FACTORS, apply, constant, product
+
+LN2, LN10 = math.log(2.0), math.log(10.0)
+TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+TINY = 5e-324  # the smallest subnormal: max(h, TINY) is h for every h > 0
+
+
+def op(name: str):
+    """``op("cos")(a)``: one gate of that op per element."""
+    return lambda *args, param=0.0: apply(name, *args, param=param)
+
+
+cos, sin, cosh, sinh, exp, log = (op(n) for n in ("cos", "sin", "cosh", "sinh", "exp", "log"))
+recip, step, sign, atanh, hypot = (op(n) for n in ("recip", "step", "sign", "atanh", "hypot"))
+
+
+def power(a, p):
+    return apply("pow", a, param=p)
+
+
+def leave_one_out(factors: list, code: str = "mul") -> list:
+    """Π_{j≠i} factors[j] for every i, each a term of at most ``MAX_FACTORS`` factors,
+    with at most k − 2 gates of ``code`` (``mul``, or ``mul0`` for strong products).
+
+    Up to ``MAX_FACTORS + 1`` factors, the others are the term. Beyond, the factors go in
+    pairs; prefix products P (pairs 0..j) and suffix products S (pairs j..) are chained
+    one gate per pair, and the term of a factor in pair j is P[j−1]·S[j+1]·its partner:
+    O(k) gates and wires where k products of k − 1 factors would take k² wires. No
+    division, so zeros among the factors are no special case.
+    """
+    k = len(factors)
+    if k - 1 <= MAX_FACTORS:
+        return [product(factors[:i] + factors[i + 1 :]) for i in range(k)]
+    pairs = [factors[i : i + 2] for i in range(0, k, 2)]
+    last = len(pairs) - 1
+    prefix = [apply(code, *pairs[0])]
+    for j in range(1, last):
+        prefix.append(apply(code, prefix[-1], *pairs[j]))
+    suffix = {last: apply(code, *pairs[last]) if len(pairs[last]) == 2 else pairs[last][0]}
+    for j in range(last - 1, 0, -1):
+        suffix[j] = apply(code, *pairs[j], suffix[j + 1])
+    terms = []
+    for j, pair in enumerate(pairs):
+        outer = ([prefix[j - 1]] if j > 0 else []) + ([suffix[j + 1]] if j < last else [])
+        for i in range(len(pair)):
+            terms.append(product(outer + pair[1 - i : 2 - i] if len(pair) == 2 else outer))
+    return terms
+
+
+# -- rules: rule(g, a, ..., p, c) -> one partial per argument ---------------------------
+def mul_partials(g, args, p, c):  # ∂/∂aᵢ Π a = Π_{j≠i} aⱼ
+    return leave_one_out(list(args), "mul")
+
+
+def mul0_partials(g, args, p, c):  # the same, with strong products all the way
+    return leave_one_out(list(args), "mul0")
+
+
+def div_partials(g, a, b, p, c):
+    r = recip(b)  # shared by both partials: 1/b and -(a/b)/b
+    return [r, -g * r]
+
+
+def max_partials(g, a, b, p, c):  # ½ ± ½·sign(a − b): a tie splits the derivative
+    s = sign(apply("sub", a, b))
+    return [0.5 + 0.5 * s, 0.5 - 0.5 * s]
+
+
+def min_partials(g, a, b, p, c):
+    s = sign(apply("sub", a, b))
+    return [0.5 - 0.5 * s, 0.5 + 0.5 * s]
+
+
+def where_partials(g, cond, a, b, p, c):  # the chosen branch's derivative only
+    one, zero = constant(a, 1.0), constant(a, 0.0)
+    return [0.0, apply("where", cond, one, zero), apply("where", cond, zero, one)]
+
+
+def hypot_partials(g, a, b, p, c):  # a/h, b/h; at (0, 0) both 0 (h = 0 < TINY)
+    h = apply("max", g, constant(g, TINY))
+    return [apply("div", a, h), apply("div", b, h)]
+
+
+def atan2_partials(g, y, x, p, c):  # x/(x² + y²), −y/(x² + y²), via hypot: no overflow
+    t = power(hypot(y, x), -2.0)
+    return [x * t, -y * t]
+
+
+def powv_partials(g, a, b, p, c):  # b·a^(b−1), a^b·ln a
+    return [b * apply("powv", a, b - 1.0), g * log(a)]
+
+
+def asin_partials(g, a, p, c):  # 1/√(1 − a²) = cosh(atanh a): exact at ±1 (∞), no cancellation
+    return [cosh(atanh(a))]
+
+
+def acos_partials(g, a, p, c):
+    return [-cosh(atanh(a))]
+
+
+def atan_partials(g, a, p, c):  # 1/(1 + a²) = (1/hypot(a, 1))²
+    r = recip(hypot(a, constant(a, 1.0)))
+    return [r * r]
+
+
+def atanh_partials(g, a, p, c):  # 1/(1 − a²) = cosh²(atanh a)
+    h = cosh(g)
+    return [h * h]
+
+
+def erf_partials(g, a, p, c):  # 2/√π · exp(−a²), −a² as one mul with the constant −1
+    return [TWO_OVER_SQRT_PI * exp(apply("mul", a, a, constant(a, -1.0)))]
