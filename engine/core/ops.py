@@ -64,9 +64,6 @@ def _unary(f):
 
 
 ZERO1, ZERO2 = (lambda g, a, p, c: [0.0]), (lambda g, a, b, p, c: [0.0, 0.0])
-_LT, _LE, _GT, _GE = (lambda a, b: (a < b) + 0.0), (lambda a, b: (a <= b) + 0.0), \
-    (lambda a, b: (a > b) + 0.0), (lambda a, b: (a >= b) + 0.0)  # fmt: skip
-_EQ, _NE = (lambda a, b: (a == b) + 0.0), (lambda a, b: (a != b) + 0.0)
 _CMP = "0 or 1; a NaN operand gives 0 (ne: 1), as IEEE comparisons; derivative 0 everywhere"
 
 # One row per op: name, arity (min, max), evaluate, partials, extras.
@@ -146,12 +143,12 @@ _ENTRIES = [
      {"doc": "aᵇ, both circuits", "strong_zero": True,
       "kink": "with strong-zero products: ∂/∂b is 0 where aᵇ = 0 (a = 0, b > 0), "
               "∂/∂a is 0 where b = 0"}),
-    ("lt", (2, 2), _LT, ZERO2, {"doc": "1 if a < b else 0", "kink": _CMP}),
-    ("le", (2, 2), _LE, ZERO2, {"doc": "1 if a ≤ b else 0", "kink": _CMP}),
-    ("gt", (2, 2), _GT, ZERO2, {"doc": "1 if a > b else 0", "kink": _CMP}),
-    ("ge", (2, 2), _GE, ZERO2, {"doc": "1 if a ≥ b else 0", "kink": _CMP}),
-    ("eq", (2, 2), _EQ, ZERO2, {"doc": "1 if a = b else 0", "kink": _CMP}),
-    ("ne", (2, 2), _NE, ZERO2, {"doc": "1 if a ≠ b else 0", "kink": _CMP}),
+    ("lt", (2, 2), lambda a, b: (a < b) + 0.0, ZERO2, {"doc": "1 if a < b else 0", "kink": _CMP}),
+    ("le", (2, 2), lambda a, b: (a <= b) + 0.0, ZERO2, {"doc": "1 if a ≤ b else 0", "kink": _CMP}),
+    ("gt", (2, 2), lambda a, b: (a > b) + 0.0, ZERO2, {"doc": "1 if a > b else 0", "kink": _CMP}),
+    ("ge", (2, 2), lambda a, b: (a >= b) + 0.0, ZERO2, {"doc": "1 if a ≥ b else 0", "kink": _CMP}),
+    ("eq", (2, 2), lambda a, b: (a == b) + 0.0, ZERO2, {"doc": "1 if a = b else 0", "kink": _CMP}),
+    ("ne", (2, 2), lambda a, b: (a != b) + 0.0, ZERO2, {"doc": "1 if a ≠ b else 0", "kink": _CMP}),
     ("where", (3, 3), lambda c, a, b: scalar.where(c, a, b), d.where_partials,
      {"doc": "a if c ≠ 0 else b", "strong_zero": True,
       "kink": "c = ±0 selects b; c = NaN gives NaN (value, ∂/∂a, ∂/∂b); ∂/∂c = 0 everywhere; "

@@ -2,8 +2,8 @@
 
 The result is the lecture's gate gradient [∇g] for every gate that matters, as per-wire
 arrays ``offset + scale · f0 · f1 · f2`` (factors are vertices, -1 when absent; at most
-``MAX_FACTORS``) plus the gates the rules emitted. Forward and backward propagation both start from this; only
-their traversal differs.
+``MAX_FACTORS``) plus the gates the rules emitted. Forward and backward propagation both
+start from this; only their traversal differs.
 """
 
 from __future__ import annotations
