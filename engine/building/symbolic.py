@@ -177,6 +177,11 @@ def inputs(names) -> tuple[Expr, ...]:
 def _coerce(v) -> Expr | None:
     if isinstance(v, Expr):
         return v
+    if isinstance(v, bool):  # most likely x == y or x != y, which compare identity
+        raise TypeError(
+            "a bool is not a circuit value; == and != compare expressions by identity: "
+            "write eq(a, b) or ne(a, b)"
+        )
     if isinstance(v, numbers.Real):
         return Expr(LIN, None, (), float(v))
     return None
