@@ -55,8 +55,8 @@ def _tree(op_name: str, args) -> Expr:
 
 
 def max(*args) -> Expr:  # noqa: A001 -- the op's name, as in the expression language
-    """The largest argument: ``max`` gates in a balanced tree (a tie splits the derivative
-    evenly between the two arguments of each gate)."""
+    """The largest argument: ``max`` gates in a balanced tree (at a tie the derivative goes
+    to the first of the tied arguments, as it does at each gate)."""
     return _tree("max", args)
 
 

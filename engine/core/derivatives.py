@@ -73,14 +73,14 @@ def div_partials(g, a, b, p, c):
     return [r, -g * r]
 
 
-def max_partials(g, a, b, p, c):  # ½ ± ½·sign(a − b): a tie splits the derivative
-    s = sign(apply("sub", a, b))
-    return [0.5 + 0.5 * s, 0.5 - 0.5 * s]
+def max_partials(g, a, b, p, c):  # b wins only where b > a: a tie goes to a; NaN stays NaN
+    t = step(apply("sub", b, a))
+    return [1.0 - t, t]
 
 
-def min_partials(g, a, b, p, c):
-    s = sign(apply("sub", a, b))
-    return [0.5 - 0.5 * s, 0.5 + 0.5 * s]
+def min_partials(g, a, b, p, c):  # b wins only where b < a
+    t = step(apply("sub", a, b))
+    return [1.0 - t, t]
 
 
 def where_partials(g, cond, a, b, p, c):  # the chosen branch's derivative only

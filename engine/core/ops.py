@@ -133,12 +133,12 @@ _ENTRIES = [
      {"doc": "the angle of (b, a): atan2(y, x)", "kink": "partials NaN at (0, 0)"}),
     ("min", (2, 2), lambda a, b: scalar.minimum(a, b), d.min_partials,
      {"doc": "the smaller of a and b",
-      "kink": "NaN if either is NaN; min(−0, +0) = −0; at a tie ½ to each argument "
-              "(NaN at a tie of infinities)"}),
+      "kink": "NaN if either is NaN; min(−0, +0) = −0; at a tie (−0 = +0 too) the derivative "
+              "goes to the first argument; NaN partials at NaN and at a tie of infinities"}),
     ("max", (2, 2), lambda a, b: scalar.maximum(a, b), d.max_partials,
      {"doc": "the larger of a and b",
-      "kink": "NaN if either is NaN; max(−0, +0) = +0; at a tie ½ to each argument "
-              "(NaN at a tie of infinities)"}),
+      "kink": "NaN if either is NaN; max(−0, +0) = +0; at a tie (−0 = +0 too) the derivative "
+              "goes to the first argument; NaN partials at NaN and at a tie of infinities"}),
     ("powv", (2, 2), lambda a, b: np.power(a, b), d.powv_partials,
      {"doc": "aᵇ, both circuits", "strong_zero": True,
       "kink": "with strong-zero products: ∂/∂b is 0 where aᵇ = 0 (a = 0, b > 0), "

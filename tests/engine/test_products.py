@@ -9,12 +9,17 @@ product and on circuits built to stress the accounting of docs/engine.md.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
 from oracle import central_differences
+from randcircuit import circuits
 
 from circuitgrad.engine.building import generate
 from circuitgrad.engine.core.measures import size
+from circuitgrad.engine.core.ops import BY_NAME
 from circuitgrad.engine.evaluation.evaluate import evaluate
 from circuitgrad.engine.passes.gradient import differentiate
 from circuitgrad.engine.passes.propagate import backward_propagate, forward_propagate
@@ -132,8 +137,22 @@ def test_backward_stays_within_theorem_3_on_stressful_circuits(unary, gate):
 def test_where_heavy_circuits_stay_within_theorem_3():
     r = generate.Rows(["x", "y"])
     v = 0
-    for i in range(40):
+    for _ in range(40):
         v = r.gate("where", r.gate("gt", v, 1), r.gate("sqrt", v), r.gate("mul", v, 1, v))
         v = r.gate("powv", r.gate("add", v, r.const(2.0)), r.gate("tanh", 1))
     c = r.circuit([v], ["f"])
     assert size(backward_propagate(c)) <= theorem_3_bound(c)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(circuits(max_outputs=3, max_gates=25))
+def test_backward_stays_within_theorem_3_for_several_outputs(c):
+    m = len(c.outputs)
+    assert size(backward_propagate(c)) <= 3 * m * c.n_wires + c.n_vertices
+
+
+def test_conventions_doc_states_every_kink():
+    text = (Path(__file__).parents[2] / "docs" / "conventions.md").read_text()
+    for op in BY_NAME.values():
+        if op.kink:
+            assert f"`{op.name}`" in text, op.name
