@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import math
 
-from .templates import MAX_FACTORS, apply, constant, product
+import numpy as np
+
+from .circuit import INDEX
+from .templates import CODES, MAX_FACTORS, FactorTerms, apply, constant, product
 
 LN2, LN10 = math.log(2.0), math.log(10.0)
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -30,7 +33,7 @@ def power(a, p):
     return apply("pow", a, param=p)
 
 
-def leave_one_out(factors: list, code: str = "mul") -> list:
+def leave_one_out(factors, code: str = "mul"):
     """Π_{j≠i} factors[j] for every i, each a term of at most ``MAX_FACTORS`` factors,
     with at most k − 2 gates of ``code`` (``mul``, or ``mul0`` for strong products).
 
@@ -38,34 +41,61 @@ def leave_one_out(factors: list, code: str = "mul") -> list:
     pairs; prefix products P (pairs 0..j) and suffix products S (pairs j..) are chained
     one gate per pair, and the term of a factor in pair j is P[j−1]·S[j+1]·its partner:
     O(k) gates and wires where k products of k − 1 factors would take k² wires. No
-    division, so zeros among the factors are no special case.
+    division, so zeros among the factors are no special case. Each chain is emitted as one
+    batch (its vertex numbers are known before it is emitted), and the terms come back as
+    one ``FactorTerms``: the cost in Python does not grow with k.
     """
     k = len(factors)
     if k - 1 <= MAX_FACTORS:
+        factors = list(factors)
         return [product(factors[:i] + factors[i + 1 :]) for i in range(k)]
-    pairs = [factors[i : i + 2] for i in range(0, k, 2)]
-    last = len(pairs) - 1
-    prefix = [apply(code, *pairs[0])]
-    for j in range(1, last):
-        prefix.append(apply(code, prefix[-1], *pairs[j]))
-    suffix = {last: apply(code, *pairs[last]) if len(pairs[last]) == 2 else pairs[last][0]}
-    for j in range(last - 1, 0, -1):
-        suffix[j] = apply(code, *pairs[j], suffix[j + 1])
-    terms = []
-    for j, pair in enumerate(pairs):
-        outer = ([prefix[j - 1]] if j > 0 else []) + ([suffix[j + 1]] if j < last else [])
-        for i in range(len(pair)):
-            terms.append(product(outer + pair[1 - i : 2 - i] if len(pair) == 2 else outer))
-    return terms
+    E, G = factors[0].E, len(factors[0])
+    # (G, k): the argument matrix of a rule's ``args``, or the columns of a list of Vecs
+    A = getattr(factors, "matrix", None)
+    if A is None:
+        A = np.column_stack([f.ids for f in factors])
+    last = (k + 1) // 2 - 1  # pairs 0..last; pair last is a single factor when k is odd
+    prefix = np.empty((G, last), INDEX)  # prefix[:, j] = P[j] = Π pairs 0..j, j < last
+    prefix[:, 0] = E.emit(CODES[code], [A[:, 0], A[:, 1]])
+    if last > 1:  # P[j] = P[j−1]·pair j, one batch: row (j − 1)·G + g
+        ids = E.next + np.arange((last - 1) * G, dtype=INDEX).reshape(last - 1, G).T
+        prefix[:, 1:] = ids
+        previous = np.concatenate([prefix[:, :1], ids[:, :-1]], axis=1)
+        pairs = A[:, 2 : 2 * last].reshape(G, last - 1, 2)
+        E.emit(
+            CODES[code], [previous.T.ravel(), pairs[:, :, 0].T.ravel(), pairs[:, :, 1].T.ravel()]
+        )
+    suffix = np.empty((G, last + 1), INDEX)  # suffix[:, j] = S[j] = Π pairs j..last, j ≥ 1
+    suffix[:, 0] = -1
+    odd = k % 2 == 1
+    suffix[:, last] = A[:, k - 1] if odd else E.emit(CODES[code], [A[:, k - 2], A[:, k - 1]])
+    if last > 1:  # S[j] = pair j·S[j+1] for j = last − 1 .. 1, one batch: row (last−1−j)·G + g
+        ids = E.next + np.arange((last - 1) * G, dtype=INDEX).reshape(last - 1, G).T
+        suffix[:, last - 1 : 0 : -1] = ids
+        following = suffix[:, last:1:-1]
+        js = np.arange(last - 1, 0, -1)
+        E.emit(CODES[code], [A[:, 2 * js].T.ravel(), A[:, 2 * js + 1].T.ravel(),
+                             following.T.ravel()])  # fmt: skip
+    pair = np.arange(k) // 2
+    partner = np.arange(k) ^ 1
+    has_partner = partner < k
+    before = np.where(pair > 0, prefix[:, np.maximum(pair - 1, 0)], -1)  # (G, k)
+    after = np.where(pair < last, suffix[:, np.minimum(pair + 1, last)], -1)
+    mate = np.where(has_partner, A[:, np.minimum(partner, k - 1)], -1)
+    F = np.stack([before, after, mate], axis=2)
+    F = -np.sort(-F, axis=2)  # the factors first, the -1 after them
+    if MAX_FACTORS > 3:
+        F = np.concatenate([F, np.full((G, k, MAX_FACTORS - 3), -1, INDEX)], axis=2)
+    return FactorTerms(1.0, F)
 
 
 # -- rules: rule(g, a, ..., p, c) -> one partial per argument ---------------------------
 def mul_partials(g, args, p, c):  # ∂/∂aᵢ Π a = Π_{j≠i} aⱼ
-    return leave_one_out(list(args), "mul")
+    return leave_one_out(args, "mul")
 
 
 def mul0_partials(g, args, p, c):  # the same, with strong products all the way
-    return leave_one_out(list(args), "mul0")
+    return leave_one_out(args, "mul0")
 
 
 def div_partials(g, a, b, p, c):

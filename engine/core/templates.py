@@ -169,6 +169,16 @@ class Term:
         return self.factors[0].E
 
 
+@dataclass(frozen=True)
+class FactorTerms:
+    """The partials of all k argument positions at once, each ``scale · Π factors``:
+    ``factors`` is (G, k, MAX_FACTORS), packed to the left, -1 where absent (a rule
+    returns this instead of k terms when k is large: no Python loop over positions)."""
+
+    scale: float
+    factors: np.ndarray
+
+
 def as_term(value, n: int) -> Term:
     if isinstance(value, Term):
         return value

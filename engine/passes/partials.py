@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core.circuit import INDEX, Circuit
 from ..core.ops import BY_CODE
-from ..core.templates import MAX_FACTORS, Emitter, Term, Vec, wire_partials
+from ..core.templates import MAX_FACTORS, Emitter, FactorTerms, Term, Vec, wire_partials
 
 
 @dataclass
@@ -74,6 +74,9 @@ def wire_partials_of(c: Circuit, active: np.ndarray) -> WirePartials:
         )
         if isinstance(terms, np.ndarray):  # constant partials for all positions at once
             offset[wires] = terms
+            continue
+        if isinstance(terms, FactorTerms):  # products for all positions at once
+            scale[wires], factors[wires] = terms.scale, terms.factors
             continue
         if not any(isinstance(t, (Vec, Term)) for t in terms):
             offset[wires] = np.column_stack([np.broadcast_to(t, len(g)) for t in terms])

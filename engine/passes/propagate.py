@@ -108,17 +108,6 @@ class _Buffer:
     def tuple(self):
         return (self.op, self.offsets, self.args, self.coeffs, self.param, self.count)
 
-    def vertex(self, d: int, scale: float) -> int:
-        """A sweep's derivative ``scale × handle`` as one vertex."""
-        if d == sweeps.NONE:
-            return int(sweeps._const(self.tuple, 0, _CODES, 0.0))
-        if d == sweeps.ONE:
-            return int(sweeps._const(self.tuple, 0, _CODES, scale))
-        if scale == 1.0:
-            return d
-        add = np.array([_CODES[1]], np.uint8)[0]
-        return int(sweeps._emit(self.tuple, 0, add, np.array([d]), 1, np.array([scale]), 0.0))
-
     def circuit(self, c: Circuit, outputs, names) -> Circuit:
         g, w = self.count[0], self.count[1]
         return Circuit.from_arrays(
@@ -175,7 +164,10 @@ def propagate(
     terms = max(terms, 2 * int(np.max(c.arity(), initial=1)) + 2)
     tv, tc, scratch = np.empty(terms, INDEX), np.empty(terms), np.empty(4, INDEX)
     seeds_list = xs if mode == "forward" else [int(c.outputs[i]) for i in fs]
-    results: dict[int, list[int]] = {}
+    # what each sweep reads off: the outputs (forward) or the wrt inputs (backward)
+    ends = c.outputs[fs] if mode == "forward" else np.asarray(xs, INDEX)
+    handles = np.empty((len(seeds_list), len(ends)), INDEX)
+    scales = np.empty((len(seeds_list), len(ends)))
     if mode == "backward":  # wires grouped by the vertex they read, for sequential access
         rev_off, rev_wire, consumer = sweeps.reverse_csr(c.arg_offsets, c.args)
         P_arrays = tuple(a[rev_wire] for a in P_arrays)
@@ -185,22 +177,22 @@ def propagate(
         shared = (P_arrays, buf.tuple, 0, codes, deriv, dscale, tv, tc, scratch)
         if mode == "forward":
             sweeps.forward_sweep(seed, c.arg_offsets, c.args, needed, *shared)
-            results[k] = [(int(deriv[c.outputs[i]]), dscale[c.outputs[i]]) for i in fs]
         else:
             sweeps.backward_sweep(seed, consumer, rev_off, depends, *shared)
-            results[k] = [(int(deriv[x]), dscale[x]) for x in xs]
+        handles[k], scales[k] = deriv[ends], dscale[ends]
         tick(0.1 + 0.9 * (k + 1) / len(seeds_list))
-    if mode == "forward":  # results[j][i] = ∂f_i/∂x_j; emit row-major over (i, j)
-        handles = [results[j][i] for i in range(len(fs)) for j in range(len(xs))]
-    else:
-        handles = [results[i][j] for i in range(len(fs)) for j in range(len(xs))]
+    if mode == "forward":  # handles[j, i] is ∂f_i/∂x_j; the outputs are row-major over (i, j)
+        handles, scales = handles.T, scales.T
+    handles, scales = np.ascontiguousarray(handles).ravel(), np.ascontiguousarray(scales).ravel()
     buf.reserve(len(handles) + 2, len(handles))
-    out = [buf.vertex(*h) for h in handles]
+    out = np.empty(len(handles), INDEX)
+    one = (np.empty(1, INDEX), np.empty(1))
+    sweeps.entries(buf.tuple, _CODES, handles, scales, out, *one)
     names = gradient_names(c, xs, fs)
     if include_value:
-        out = [int(v) for v in c.outputs] + out
+        out = np.concatenate([c.outputs, out])
         names = list(c.output_names) + names
-    return buf.circuit(c, np.array(out, INDEX), names)
+    return buf.circuit(c, out, names)
 
 
 def forward_propagate(c: Circuit, wrt=None, of=None, **hooks) -> Circuit:

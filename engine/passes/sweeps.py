@@ -101,6 +101,24 @@ def _combine(buf, base, codes, tv, tc, nt, cacc):
     return _emit(buf, base, codes[1], tv, nt, tc, 0.0), 1.0
 
 
+@numba.njit(cache=True, _nrt=False)
+def entries(buf, codes, handles, scales, out, one_arg, one_coeff):
+    """Each derivative ``scales[i] × handles[i]`` as one vertex ``out[i]``: a shared constant
+    for zero and one, a new one for another constant, the handle itself at scale 1, else
+    one scaling ``add``."""
+    for i in range(len(handles)):
+        d, s = handles[i], scales[i]
+        if d == NONE:
+            out[i] = _const(buf, 0, codes, 0.0)
+        elif d == ONE:
+            out[i] = _const(buf, 0, codes, s)
+        elif s == 1.0:
+            out[i] = d
+        else:
+            one_arg[0], one_coeff[0] = d, s
+            out[i] = _emit(buf, 0, codes[1], one_arg, 1, one_coeff, 0.0)
+
+
 @numba.njit(cache=True, _nrt=False)  # no reference counting: it cost ~10 atomics per gate
 def backward_sweep(y, consumer, rev_off, live, P, buf, base, codes, deriv, dscale, tv, tc, scratch):
     """∂y/∂v = dscale[v]·deriv[v] for every vertex v (``deriv`` reset by the caller to NONE).

@@ -20,7 +20,7 @@ GUARDS = {  # op -> the guard of each argument position (None: any vertex)
     "log": [P], "sqrt": [P], "recip": [P], "div": [None, P], "pow": [P], "log2": [P],
     "log10": [P], "log1p": [P], "acosh": [ONE], "asin": [UNIT], "acos": [UNIT],
     "atanh": [UNIT], "exp": [SMALL], "expm1": [SMALL], "sinh": [SMALL], "cosh": [SMALL],
-    "tan": [SMALL], "powv": [P, SMALL],
+    "tan": [SMALL], "powv": [P, SMALL], "atan2": [None, P],  # atan2: a pole at (0, 0)
 }  # fmt: skip
 
 
