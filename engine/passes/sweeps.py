@@ -64,10 +64,11 @@ def _add_term(d, ds, w, P, buf, base, codes, tv, tc, nt, scratch):
         if d != ONE:
             scratch[k] = d
             k += 1
-        for j in range(factors.shape[1]):
-            if factors[w, j] >= 0:
-                scratch[k] = factors[w, j]
-                k += 1
+        for j in range(factors.shape[1]):  # packed to the left: stop at the first -1
+            if factors[w, j] < 0:
+                break
+            scratch[k] = factors[w, j]
+            k += 1
         if k == 1:
             prod = scratch[0]
         else:
