@@ -68,7 +68,8 @@ def activity(c: Circuit, xs, fs) -> tuple[np.ndarray, np.ndarray]:
 
 
 def gradient_names(c: Circuit, xs, fs) -> list[str]:
-    return [f"d{c.output_names[i]}/d{c.inputs[j]}" for i in fs for j in xs]
+    wrt = [f"/d{c.inputs[j]}" for j in xs]
+    return [f"d{c.output_names[i]}{x}" for i in fs for x in wrt]
 
 
 class _Buffer:
