@@ -4,7 +4,9 @@ Arguments of ops with a restricted domain are guarded so that finite differences
 something to check: made positive (log, sqrt, div's divisor…) by ``add(square(a), 0.5)``,
 at least 1.5 (acosh) by ``add(square(a), 1.5)``, inside (−0.9, 0.9) (asin, acos, atanh)
 by ``add(tanh(a); 0.9)``, or kept small (exp, sinh, tan…: overflow and poles) by
-``tanh(a)``; everything else draws arguments from any earlier vertex.
+``tanh(a)``; a ``where``'s condition is ``gt(a, 0.2718…)``, so that no point lies on its
+switching set, where the derivative is the chosen branch's by convention and finite
+differences may see another; everything else draws arguments from any earlier vertex.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from circuitgrad.engine.core.circuit import INDEX, Circuit
 from circuitgrad.engine.core.ops import BY_NAME, GATE_OPS
 
 P, ONE, UNIT, SMALL = "positive", "above one", "inside (-1, 1)", "small"
+SWITCH = "a condition"
+THRESHOLD = 0.2718281828459045  # a value no input or gate here takes by chance
 GUARDS = {  # op -> the guard of each argument position (None: any vertex)
     "log": [P], "sqrt": [P], "recip": [P], "div": [None, P], "pow": [P], "log2": [P],
     "log10": [P], "log1p": [P], "acosh": [ONE], "asin": [UNIT], "acos": [UNIT],
     "atanh": [UNIT], "exp": [SMALL], "expm1": [SMALL], "sinh": [SMALL], "cosh": [SMALL],
     "tan": [SMALL], "powv": [P, SMALL], "atan2": [None, P],  # atan2: a pole at (0, 0)
+    "where": [SWITCH],
 }  # fmt: skip
 
 
@@ -46,6 +51,8 @@ def circuits(draw, max_inputs=4, max_gates=14, ops=None, max_outputs=2):
             return push("add", [push("square", [a]), lift], [1.0, 1.0])
         if kind == UNIT:
             return push("add", [push("tanh", [a])], [0.9])
+        if kind == SWITCH:
+            return push("gt", [a, push("const", [], p=THRESHOLD)])
         return push("tanh", [a]) if kind == SMALL else a
 
     for _ in range(draw(st.integers(1, max_gates))):
