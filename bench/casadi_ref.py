@@ -52,7 +52,24 @@ FIXED = {
     "abs": lambda a, p: ca.fabs(a),
     "step": lambda a, p: a > 0,
     "sign": lambda a, p: ca.sign(a),
-}
+    # issue 11 (CasADi's own conventions at kinks may differ; values elsewhere do not)
+    **{name: (lambda f: lambda a, p: f(a))(getattr(ca, name))
+       for name in ("tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
+                    "log1p", "expm1", "log10", "erf", "floor", "ceil")},
+    "log2": lambda a, p: ca.log(a) / np.log(2.0),
+    "hypot": lambda a, b, p: ca.hypot(a, b),
+    "atan2": lambda a, b, p: ca.atan2(a, b),
+    "min": lambda a, b, p: ca.fmin(a, b),
+    "max": lambda a, b, p: ca.fmax(a, b),
+    "powv": lambda a, b, p: a**b,
+    "lt": lambda a, b, p: a < b,
+    "le": lambda a, b, p: a <= b,
+    "gt": lambda a, b, p: a > b,
+    "ge": lambda a, b, p: a >= b,
+    "eq": lambda a, b, p: a == b,
+    "ne": lambda a, b, p: a != b,
+    "where": lambda c, a, b, p: ca.if_else(c, a, b),
+}  # fmt: skip
 
 
 @numba.njit(cache=True)
@@ -102,6 +119,7 @@ def _apply(c: Circuit, name: str, gates: np.ndarray, k: int, wires: np.ndarray, 
     """SX values of ``gates`` (all of op ``name``, arity k); ``gathered`` holds their
     argument values wire by wire, in the order of ``wires`` (gate-major)."""
     G = len(gates)
+    name = "mul" if name == "mul0" else name  # CasADi has no strong product: the plain one
     if name in ("add", "mul") and k > 4 * G:  # few wide gates: one dot/product per gate
         out = []
         for g in range(G):
@@ -161,7 +179,7 @@ def _scalar_graph(c: Circuit, x):
             r = a[0] if cs[0] == 1 else cs[0] * a[0]
             for ci, ai in zip(cs[1:], a[1:], strict=True):
                 r = r + (ai if ci == 1 else ci * ai)
-        elif name == "mul":
+        elif name in ("mul", "mul0"):
             r = a[0]
             for ai in a[1:]:
                 r = r * ai

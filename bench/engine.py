@@ -51,6 +51,23 @@ class Spec:
     batch_target: float | None = None  # ours/CasADi per point in batches
     load_targets: bool = False  # JSON ≤ 2 s, packed ≤ 0.3 s
     memory_target: bool = False  # peak RSS of backward ≤ 1.5 GB
+    center: float = 0.0  # points are uniform in [center − spread, center + spread]
+    spread: float = 1.0
+    before: dict | None = None  # figures of an earlier engine, printed beside ours
+
+
+# The 2,000-argument product on the branch's starting commit (75fc6b3, partials of k − 1
+# factors each), measured once there: backward_propagate best of 3, differentiate best of 2,
+# load average ≈ 2 (the lead's 7 s for the same pass was on a quiet machine).
+PRODUCT_BEFORE = {
+    "commit": "75fc6b3",
+    "backward_raw": 30.66,
+    "backward_simplified": 26.21,
+    "raw_size": 4001,
+    "raw_wires": 4_002_000,
+    "size": 3999,
+    "wires": 3_998_002,
+}
 
 
 def _least_squares(m: int, n: int) -> Circuit:
@@ -68,6 +85,9 @@ CIRCUITS = {
     "mlp": Spec("sigmoid MLP loss, 1000 samples × 10 features × 32 hidden",
                 lambda: generate.mlp_loss(1000, 10, 32), 10**4, 0.15),
     "chain": Spec("chain 10⁵ gates, depth 10⁵", lambda: generate.chain(10**5), 10**4),
+    "prod2k": Spec("product Π xᵢ of 2,000 inputs, one 2,000-argument mul",
+                   lambda: generate.product(2000), 10**3, center=1.0, spread=1e-3,
+                   before=PRODUCT_BEFORE),
     # --quick: small relatives, for a smoke test
     "ls-s": Spec("least squares, m = n = 100 (10⁴ wires)", lambda: _least_squares(100, 100),
                  10**3),
@@ -75,19 +95,21 @@ CIRCUITS = {
                   lambda: generate.mlp_loss(100, 10, 32), 10**3, 0.15),
     "chain-s": Spec("chain 10⁴ gates, depth 10⁴", lambda: generate.chain(10**4), 10**3),
 }  # fmt: skip
-FULL = ["dag4", "dag5", "dag6", "ls", "mlp", "chain"]
+FULL = ["dag4", "dag5", "dag6", "ls", "mlp", "chain", "prod2k"]
 QUICK = ["dag4", "ls-s", "mlp-s", "chain-s"]
 QUICK_POINTS = 1000  # batch size in --quick runs
 
 
-def points(n: int, N: int) -> tuple[np.ndarray, np.ndarray]:
+def points(n: int, N: int, center=0.0, spread=1.0) -> tuple[np.ndarray, np.ndarray]:
     """The point x0 (n,) and the batch X (N, n), the same on both sides."""
     rng = np.random.default_rng(SEED)
-    return rng.uniform(-1, 1, n), rng.uniform(-1, 1, (N, n))
+    lo, hi = center - spread, center + spread
+    return rng.uniform(lo, hi, n), rng.uniform(lo, hi, (N, n))
 
 
 # -- child side ---------------------------------------------------------------------------
-def child(kinds: list[str], circuit_file: str, N: int, out: str, budget: float) -> None:
+def child(kinds: list[str], circuit_file: str, N: int, out: str, budget: float,
+          center: float, spread: float) -> None:  # fmt: skip
     import timing
 
     timing.BUDGET = budget
@@ -97,11 +119,11 @@ def child(kinds: list[str], circuit_file: str, N: int, out: str, budget: float) 
         if kind == "ours":
             from engine_stages import our_stages
 
-            result[kind] = our_stages(c, *points(c.n_inputs, N))
+            result[kind] = our_stages(c, *points(c.n_inputs, N, center, spread))
         elif kind == "casadi":
             from casadi_ref import casadi_stages
 
-            x0, X = points(c.n_inputs, N)
+            x0, X = points(c.n_inputs, N, center, spread)
             result[kind] = casadi_stages(c, x0, np.ascontiguousarray(X.T))
         elif kind in ("raw", "simplified"):  # no batch in memory: it is not part of the figure
             from engine_stages import our_memory
@@ -111,10 +133,12 @@ def child(kinds: list[str], circuit_file: str, N: int, out: str, budget: float) 
 
 
 # -- parent side --------------------------------------------------------------------------
-def run_child(kinds: list[str], circuit_file: str, N: int, workdir: str, budget=1.0) -> dict:
+def run_child(kinds: list[str], circuit_file: str, N: int, workdir: str, budget=1.0,
+              spec: Spec | None = None) -> dict:  # fmt: skip
     out = os.path.join(workdir, "result.json")
+    where = ["--center", str(spec.center), "--spread", str(spec.spread)] if spec else []
     cmd = [sys.executable, __file__, "--child", ",".join(kinds), "--circuit", circuit_file,
-           "--points", str(N), "--out", out, "--budget", str(budget)]  # fmt: skip
+           "--points", str(N), "--out", out, "--budget", str(budget), *where]  # fmt: skip
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -141,13 +165,14 @@ def bench_circuit(key: str, quick: bool, workdir: str) -> dict:
     del c
     if quick:
         kinds = ["ours", "casadi"] if HAVE_CASADI else ["ours"]
-        res = run_child(kinds, path, min(spec.batch, QUICK_POINTS), workdir, 0.1)
+        res = run_child(kinds, path, min(spec.batch, QUICK_POINTS), workdir, 0.1, spec)
         mem = {}
     else:
-        res = run_child(["ours"], path, spec.batch, workdir)
+        res = run_child(["ours"], path, spec.batch, workdir, spec=spec)
         if HAVE_CASADI:
-            res |= run_child(["casadi"], path, spec.batch, workdir)
-        mem = {k: run_child([k], path, spec.batch, workdir)[k] for k in ("raw", "simplified")}
+            res |= run_child(["casadi"], path, spec.batch, workdir, spec=spec)
+        mem = {k: run_child([k], path, spec.batch, workdir, spec=spec)[k]
+               for k in ("raw", "simplified")}  # fmt: skip
     os.remove(path)
     src = res["ours"].get("source", {})
     title = (f"{key}: {spec.title} — {src.get('size', info['gates']):,} gates, "
@@ -179,9 +204,11 @@ def main(argv=None) -> int:
     p.add_argument("--points", type=int, help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
     p.add_argument("--budget", type=float, default=1.0, help=argparse.SUPPRESS)
+    p.add_argument("--center", type=float, default=0.0, help=argparse.SUPPRESS)
+    p.add_argument("--spread", type=float, default=1.0, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.child:
-        child(a.child.split(","), a.circuit, a.points, a.out, a.budget)
+        child(a.child.split(","), a.circuit, a.points, a.out, a.budget, a.center, a.spread)
         return 0
     keys = a.only.split(",") if a.only else (QUICK if a.quick else FULL)
     unknown = [k for k in keys if k not in CIRCUITS]

@@ -170,6 +170,8 @@ def rows(spec, ours: dict, theirs: dict, mem: dict) -> list[dict]:
             text=lambda x: f"{x:.2f}",
         )
     )
+    if spec.before:
+        R += _before_rows(spec.before, o, t)
     for kind, label in (("raw", "raw"), ("simplified", "+ simplify")):
         m = mem.get(kind) or {}
         R.append(_row(f"peak RSS, backward {label}", m.get("peak"),
@@ -197,6 +199,24 @@ def rows(spec, ours: dict, theirs: dict, mem: dict) -> list[dict]:
             )
         )
     return R
+
+
+def _before_rows(before: dict, o: dict, t: dict) -> list[dict]:
+    """The same stages on an earlier engine (figures recorded there), beside CasADi's."""
+    at = before["commit"]
+    now = lambda key: o.get("raw", {}).get(key)  # noqa: E731
+    return [
+        _row(f"before ({at}): backward, raw  vs gradient build", before["backward_raw"],
+             t.get("gradient_build"), note=f"now {seconds(o.get('backward_raw'))}"),
+        _row(f"before ({at}): backward + simplify  vs same", before["backward_simplified"],
+             t.get("gradient_build"), note=f"now {seconds(o.get('backward_simplified'))}"),
+        _row(f"before ({at}): raw ∇ size: gates", before["raw_size"], text=count,
+             note=f"now {count(now('size'))}"),
+        _row(f"before ({at}): raw ∇ size: wires", before["raw_wires"], text=count,
+             note=f"now {count(now('wires'))}"),
+        _row(f"before ({at}): ∇ size: gates / wires after simplify", before["size"], text=count,
+             note=f"{count(before['wires'])} wires"),
+    ]  # fmt: skip
 
 
 def print_table(title: str, R: list[dict]) -> None:

@@ -129,6 +129,18 @@ def least_squares(A: np.ndarray, b: np.ndarray) -> Circuit:
     )
 
 
+def product(k: int) -> Circuit:
+    """f = Π xᵢ over k inputs, one k-argument ``mul``: high fan-in for the derivative rules."""
+    op = np.full(k + 1, BY_NAME["input"].code)
+    op[k] = BY_NAME["mul"].code
+    offsets = np.zeros(k + 2, INDEX)
+    offsets[k + 1] = k
+    return Circuit.from_arrays(
+        [f"x{i}" for i in range(k)], op, offsets, np.arange(k), np.ones(k), np.zeros(k + 1),
+        [k], ["f"],
+    )  # fmt: skip
+
+
 def chain(n_gates: int, seed: int = 0) -> Circuit:
     """A path of unary gates from one input: depth = size."""
     rng = np.random.default_rng(seed)

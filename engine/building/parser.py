@@ -15,6 +15,7 @@ character offset: ``at offset 7: expected a number, a name, '(' or a sign, found
 
 from __future__ import annotations
 
+import math
 import re
 
 from ..core.circuit import Circuit
@@ -30,13 +31,14 @@ MAX_NAME_LENGTH = 1024
 PATH = "/expression"
 
 FUNCTIONS = frozenset(op.name for op in BY_NAME.values() if op.name not in ("input", "const"))
+CONSTANTS = {"pi": math.pi, "e": math.e}  # unless the name is an input or an output
 
 _TOKEN = re.compile(
     r"""
       (?P<space>[ \t\r\f\v]+|\#[^\n]*)
     | (?P<num>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
     | (?P<name>[A-Za-z_][A-Za-z0-9_.\[\]]*)
-    | (?P<op>\*\*|[-+*/^])
+    | (?P<op>\*\*|[-+*/^]|[<>=!]=|[<>])
     | (?P<punct>[(),=;\n])
     """,
     re.VERBOSE,
@@ -44,6 +46,8 @@ _TOKEN = re.compile(
 
 # binary operators: precedence, right-associative
 _BINARY = {"+": (1, False), "-": (1, False), "*": (2, False), "/": (2, False), "**": (4, True)}
+_COMPARISONS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
+_BINARY |= {symbol: (0, False) for symbol in _COMPARISONS}  # below + and -; never chained
 _UNARY_PREC = 3  # between * and **: -x**2 is -(x**2), -x*y is (-x)*y
 
 NUM, NAME, OP, SEP, END = "number", "name", "op", "sep", "end"
@@ -55,8 +59,8 @@ def _fail(offset: int, message: str):
 
 def tokenize(text: str, max_tokens: int = MAX_TOKENS) -> list[tuple[str, object, int]]:
     """(kind, value, offset) triples ending with END. Kinds: ``number`` (float value),
-    ``name``, ``op`` (``+ - * / **``; ``^`` reads as ``**``), ``sep`` (``;`` or a newline
-    outside parentheses), punctuation as itself (``( ) , =``)."""
+    ``name``, ``op`` (``+ - * / ** < <= > >= == !=``; ``^`` reads as ``**``), ``sep`` (``;``
+    or a newline outside parentheses), punctuation as itself (``( ) , =``)."""
     tokens: list[tuple[str, object, int]] = []
     depth = 0
     pos = 0
@@ -155,6 +159,8 @@ class _Parser:
         e = self.ctx.get(name)
         if e is not None:
             return e
+        if name in CONSTANTS:
+            return const(CONSTANTS[name])
         if self.fixed:
             known = ", ".join(self.ctx.names[:20]) or "none"
             _fail(offset, f"unknown input {name!r} (inputs: {known})")
@@ -176,7 +182,8 @@ class _Parser:
                     want_operand = False
                 elif kind == NAME and toks[i + 1][0] == "(":
                     if value not in FUNCTIONS:
-                        _fail(offset, f"unknown function {value!r}")
+                        known = ", ".join(sorted(FUNCTIONS))
+                        _fail(offset, f"unknown function {value!r}; the functions are {known}")
                     pending.append(["call", value, offset, 0, toks[i + 1][2]])
                     i += 1
                     if toks[i + 1][0] == ")":  # f(): no argument
@@ -201,6 +208,8 @@ class _Parser:
                     _fail(offset, f"nesting deeper than {self.max_depth}")
             elif kind == OP:
                 prec, right = _BINARY[value]
+                if value in _COMPARISONS and self.comparison_pending(pending):
+                    _fail(offset, "comparisons do not chain: use parentheses, as in (a < b) < c")
                 while pending and pending[-1][0] in ("binary", "unary"):
                     top = pending[-1][3]
                     if top > prec or (top == prec and not right):
@@ -235,12 +244,22 @@ class _Parser:
                 _fail(offset, f"expected an operator, ')' or the end, found {_describe(toks[i])}")
             i += 1
 
+    @staticmethod
+    def comparison_pending(pending) -> bool:
+        """A comparison waits for its right operand in the innermost group."""
+        for op in reversed(pending):
+            if op[0] not in ("binary", "unary"):
+                return False
+            if op[0] == "binary" and op[1] in _COMPARISONS:
+                return True
+        return False
+
     def reduce_to_group(self, values, pending):
         while pending and pending[-1][0] in ("binary", "unary"):
             self.reduce(values, pending.pop())
 
     def reduce(self, values: list[Expr], op: list):
-        kind, symbol, offset = op[0], op[1], op[2]
+        kind, symbol = op[0], op[1]
         if kind == "unary":
             if symbol == "-":
                 values[-1] = -values[-1]
@@ -255,9 +274,9 @@ class _Parser:
             values[-1] = a * b
         elif symbol == "/":
             values[-1] = a / b
+        elif symbol in _COMPARISONS:
+            values[-1] = function(_COMPARISONS[symbol], a, b)
         else:
-            if not b.is_const:
-                _fail(offset, "the exponent of '**' must be a constant number")
             values[-1] = a**b
 
     def call(self, values: list[Expr], group: list, argc: int):

@@ -18,7 +18,7 @@ import numpy as np
 
 from .circuit import INDEX
 
-MAX_FACTORS = 2  # factors a partial may keep unmaterialised (see propagate.py)
+MAX_FACTORS = 3  # factors a partial may keep unmaterialised (see sweeps.py, docs/engine.md)
 
 # Op codes by name, filled in by ``ops`` when it builds the table: the rules are written
 # in terms of ops, so the table depends on this module and never the other way round.
@@ -178,6 +178,16 @@ class Term:
         return self.factors[0].E
 
 
+@dataclass(frozen=True)
+class FactorTerms:
+    """The partials of all k argument positions at once, each ``scale · Π factors``:
+    ``factors`` is (G, k, MAX_FACTORS), packed to the left, -1 where absent (a rule
+    returns this instead of k terms when k is large: no Python loop over positions)."""
+
+    scale: float
+    factors: np.ndarray
+
+
 def as_term(value, n: int) -> Term:
     if isinstance(value, Term):
         return value
@@ -218,11 +228,16 @@ def product(vecs) -> Term:
     return Term(len(vecs[0]), 0.0, 1.0, tuple(vecs))
 
 
+def constant(like: Vec, value: float) -> Vec:
+    """The shared ``const`` vertex of ``value``, once per element of ``like``."""
+    return Vec(like.E, np.full(len(like), like.E.const(value), dtype=INDEX))
+
+
 def wire_partials(t: Term, n: int):
-    """(scale, offset, f0, f1) arrays of length n for one argument position.
+    """(scale, offset, factors) for one argument position: arrays of length n and an
+    (n, MAX_FACTORS) array of factor vertices, -1 where absent.
 
     A term with more than ``MAX_FACTORS`` factors gets its tail multiplied out (one gate).
-    Factor -1 means "absent".
     """
     t = as_term(t, n)
     factors = list(t.factors)
@@ -230,9 +245,11 @@ def wire_partials(t: Term, n: int):
         tail = factors[MAX_FACTORS - 1 :]
         E = factors[0].E
         factors = factors[: MAX_FACTORS - 1] + [Vec(E, E.emit(CODES["mul"], [f.ids for f in tail]))]
-    cols = [f.ids for f in factors] + [np.full(n, -1, INDEX)] * (MAX_FACTORS - len(factors))
+    cols = np.full((n, MAX_FACTORS), -1, INDEX)
+    for j, f in enumerate(factors):
+        cols[:, j] = f.ids
     scale = np.broadcast_to(np.asarray(t.scale, dtype=np.float64), (n,))
     offset = np.broadcast_to(np.asarray(t.offset, dtype=np.float64), (n,))
     if not factors:  # a constant partial is an offset with no product
         offset, scale = offset + scale, np.zeros(n)
-    return scale, offset, cols[0], cols[1]
+    return scale, offset, cols

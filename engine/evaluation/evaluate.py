@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..core import ops
+from ..core import ops, scalar
 from ..core.circuit import Circuit
 from ..errors import MAX_ERRORS, CircuitError, ErrorItem, pointer
 from .tape import Tape, compile_tape
@@ -85,23 +85,22 @@ def evaluate_reference(c: Circuit, points) -> np.ndarray:
     """``evaluate`` computed one vertex at a time, a NumPy column per vertex."""
     X = as_points(c, points)
     columns: list[np.ndarray] = []
+    constant = np.zeros(c.n_vertices, bool)  # a const, or a gate of constants only
     with np.errstate(all="ignore"):
         for v in range(c.n_vertices):
             op = ops.BY_CODE[c.op[v]]
-            a = [columns[u] for u in c.args_of(v)]
+            args = c.args_of(v)
+            a = [columns[u] for u in args]
+            constant[v] = op is ops.CONST or (len(args) > 0 and constant[args].all())
             if v < c.n_inputs:
                 col = X[:, v]
             elif op is ops.CONST:
                 col = np.full(len(X), c.param[v])
-            elif op.reduction == "sum":
+            elif op.reduction == ops.STRONG_PRODUCT:
+                col = scalar.strong_product(a)
+            elif op.reduction is not None:
                 cs = c.coeffs[c.arg_offsets[v] : c.arg_offsets[v + 1]]
-                col = cs[0] * a[0]
-                for ci, ai in zip(cs[1:], a[1:], strict=True):
-                    col = col + ci * ai
-            elif op.reduction == "product":
-                col = a[0]
-                for ai in a[1:]:
-                    col = col * ai
+                col = _reduce(op.reduction, a, cs, constant[args])
             elif op.param is not None:
                 col = op.evaluate(*a, c.param[v])
             else:
@@ -111,6 +110,15 @@ def evaluate_reference(c: Circuit, points) -> np.ndarray:
     for j, o in enumerate(c.outputs):
         out[:, j] = columns[o]
     return out
+
+
+def _reduce(kind: str, a: list, coeffs: np.ndarray, constant: np.ndarray):
+    """Σ cᵢ·aᵢ from −0.0 or Π aᵢ from 1: the constant arguments first (the tape folds them),
+    then the others, each in argument order (docs/conventions.md)."""
+    acc = np.float64(ops.IDENTITY[kind])
+    for j in [*np.flatnonzero(constant), *np.flatnonzero(~constant)]:
+        acc = acc + coeffs[j] * a[j] if kind == ops.SUM else acc * a[j]
+    return acc
 
 
 def as_points(c: Circuit, points) -> np.ndarray:

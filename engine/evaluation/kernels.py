@@ -8,8 +8,9 @@ on blocks of points (each instruction applied to a whole block, in loops that ve
 forked after using it, as Celery's prefork pool does).
 
 The ``if code == K`` chain is generated from ``ops.OPS`` at import time: each fixed-arity
-op's ``evaluate`` is compiled by Numba on scalars and called from its case; ``add`` and
-``mul`` cases come from their ``reduction``. Adding an op to the table changes the
+op's ``evaluate`` is compiled by Numba on scalars and called from its case; ``add``,
+``mul`` and ``mul0`` cases come from their ``reduction`` (``mul0``'s with a strong-zero
+check after the loop). Adding an op to the table changes the
 generated source and nothing here. Numba cannot cache an ``exec``'d function, so the
 source is written to a module file named by a hash of itself and of the ops' code, in a
 cache directory, and imported from there: a process that finds the file loads the
@@ -173,7 +174,7 @@ _POINT_REDUCTION = """\
             acc = num[fp]
             for j in range(n):
                 acc = acc {combine} {term_point}
-            s[d] = acc
+{point_finish}            s[d] = acc
             fp += 1{coef_step}
             pc += 3 + n"""
 
@@ -188,10 +189,29 @@ _BLOCK_REDUCTION = """\
                 a = ins[pc + 3 + j]
 {coefj}                for k in range(nb):
                     s[d, k] = s[d, k] {combine} {term_block}
-            fp += 1{coef_step}
+{block_finish}            fp += 1{coef_step}
             pc += 3 + n"""
 
-_COMBINE = {"sum": "+", "product": "*"}
+_COMBINE = {ops.SUM: "+", ops.PRODUCT: "*", ops.STRONG_PRODUCT: "*"}
+
+# the strong zero: a NaN product with a zero factor is +0 (rare, so checked after the loop)
+_FINISH = {
+    ops.STRONG_PRODUCT: (
+        """\
+            if acc != acc:
+                for j in range(n):
+                    if s[ins[pc + 3 + j]] == 0.0:
+                        acc = 0.0
+""",
+        """\
+            for k in range(nb):
+                if s[d, k] != s[d, k]:
+                    for j in range(n):
+                        if s[ins[pc + 3 + j], k] == 0.0:
+                            s[d, k] = 0.0
+""",
+    )
+}
 
 
 def _fixed_cases(op) -> tuple[str, str]:
@@ -231,7 +251,9 @@ def _reduction_cases(op) -> tuple[str, str]:
             term_block="s[a, k]",
             coef_step="",
         )
-    fmt.update(code=op.code, name=op.name, combine=combine)
+    point_finish, block_finish = _FINISH.get(op.reduction, ("", ""))
+    fmt.update(code=op.code, name=op.name, combine=combine, point_finish=point_finish,
+               block_finish=block_finish)  # fmt: skip
     return _POINT_REDUCTION.format(**fmt), _BLOCK_REDUCTION.format(**fmt)
 
 
@@ -276,7 +298,7 @@ def _fingerprint(source: str) -> str:
             code = op.evaluate.__code__
             where = (op.evaluate.__module__, op.evaluate.__qualname__)  # numba's cache keys
             h.update(repr((op.code, where, code.co_code, code.co_consts, code.co_names)).encode())
-    h.update(f"{numba.__version__} {sys.version}".encode())
+    h.update(f"{numba.__version__} {sys.version} {ops.evaluation_digest()}".encode())
     return h.hexdigest()[:16]
 
 

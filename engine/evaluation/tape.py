@@ -37,14 +37,17 @@ from . import kernels
 from .kernels import LOAD, LOAD_CONST, OUT, PREFETCH_PAD
 
 # what the lowering needs to know of each op code (read from the table, never listed here)
-SOURCE_INPUT, SOURCE_CONST, FIXED, SUM, PRODUCT = 0, 1, 2, 3, 4
+# A strong product folds no constants (a zero among them decides only once the product is
+# known to be NaN), so its constant arguments are read from slots like any other.
+SOURCE_INPUT, SOURCE_CONST, FIXED, SUM, PRODUCT, STRONG = 0, 1, 2, 3, 4, 5
+_REDUCTION_KIND = {ops.SUM: SUM, ops.PRODUCT: PRODUCT, ops.STRONG_PRODUCT: STRONG}
 _KIND = np.array(
     [
         SOURCE_INPUT
         if op is ops.INPUT
         else SOURCE_CONST
         if op is ops.CONST
-        else {"sum": SUM, "product": PRODUCT}.get(op.reduction, FIXED)
+        else _REDUCTION_KIND.get(op.reduction, FIXED)
         for op in ops.OPS
     ],
     dtype=np.int64,
@@ -130,8 +133,8 @@ def _lower(c: Circuit, outputs, is_const, value, live) -> Tape:
         _HAS_COEFFS,
     )  # fmt: skip
     rargs = rep[c.args]
-    reduction = np.isin(_KIND, (SUM, PRODUCT))[c.op]
-    reads = ~(is_const[rargs] & reduction[c.wire_owner()])  # folded constants read no slot
+    folding = np.isin(_KIND, (SUM, PRODUCT))[c.op]
+    reads = ~(is_const[rargs] & folding[c.wire_owner()])  # folded constants read no slot
     gate = live & ~is_const & (rep == np.arange(V))
     gate[: c.n_inputs] = False
     sched = _schedule(c.arg_offsets, rargs, gate, outputs, rep)
@@ -224,10 +227,11 @@ PREFETCH_AGE = 64  # instructions since a slot was written beyond which its read
 def _fold_reductions(op, arg_offsets, args, coeffs, n_inputs, is_const, value, live, kind,
                      has_coeffs):  # fmt: skip
     """(rep, fold): constant arguments of reductions folded into a bias (sum) or scale
-    (product); a reduction left with one argument and no change is that argument (rep)."""
+    (product); a reduction left with one argument and no change is that argument (rep).
+    A strong product keeps its constants as arguments (scale 1)."""
     V = op.shape[0]
     rep = np.arange(V)  # the vertex whose slot holds v's value
-    fold = np.zeros(V)
+    fold = np.ones(V)
     for v in range(n_inputs, V):
         k = kind[op[v]]
         if not live[v] or is_const[v] or (k != SUM and k != PRODUCT):
@@ -379,7 +383,8 @@ def _emit(codes, params, folds, offsets, ids, reads, coeffs, out_ids, n_inputs, 
         q += 1  # constant outputs: filled outside the kernels
     for i in range(-1, L):
         if i >= 0:
-            reduction = kind[codes[i]] == SUM or kind[codes[i]] == PRODUCT
+            k_i = kind[codes[i]]
+            reduction = k_i == SUM or k_i == PRODUCT or k_i == STRONG
             for k in range(offsets[i], offsets[i + 1]):  # sources first read here
                 x = ids[k]
                 if reads[k] and slot[x] < 0:

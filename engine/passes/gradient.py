@@ -15,7 +15,7 @@ from .predict import predicted_sizes
 from .propagate import activity, propagate, resolve
 from .provenance import Provenance, copies
 
-ENGINE_VERSION = "1"  # bump when results for the same request may differ
+ENGINE_VERSION = "2"  # bump when results for the same request may differ (2: issue 11)
 MODES = ("backward", "forward", "auto")
 
 

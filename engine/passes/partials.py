@@ -1,9 +1,9 @@
 """∂ₐ[g] for every wire at once: the op table's rules applied op by op.
 
 The result is the lecture's gate gradient [∇g] for every gate that matters, as per-wire
-arrays ``offset + scale · f0 · f1`` (factors are vertices, -1 when absent) plus the
-gates the rules emitted. Forward and backward propagation both start from this; only
-their traversal differs.
+arrays ``offset + scale · f0 · f1 · f2`` (factors are vertices, -1 when absent; at most
+``MAX_FACTORS``) plus the gates the rules emitted. Forward and backward propagation both
+start from this; only their traversal differs.
 """
 
 from __future__ import annotations
@@ -14,15 +14,14 @@ import numpy as np
 
 from ..core.circuit import INDEX, Circuit
 from ..core.ops import BY_CODE, CONST
-from ..core.templates import Emitter, Term, Vec, wire_partials
+from ..core.templates import MAX_FACTORS, Emitter, FactorTerms, Term, Vec, wire_partials
 
 
 @dataclass
 class WirePartials:
     scale: np.ndarray  # (W,) float64
     offset: np.ndarray  # (W,) float64
-    f0: np.ndarray  # (W,) int64, -1 = no factor
-    f1: np.ndarray  # (W,) int64
+    factors: np.ndarray  # (W, MAX_FACTORS) int64, -1 = no factor
     emitter: Emitter  # the gates the rules built, numbered after the circuit's vertices
     owner: np.ndarray | None = None  # provenance: per rule gate, the gate whose rule built it
 
@@ -63,7 +62,7 @@ def wire_partials_of(c: Circuit, active: np.ndarray, provenance: bool = False) -
     ``provenance``, also ``owner``: the gate each rule gate was built for."""
     W = c.n_wires
     scale, offset = np.zeros(W), np.zeros(W)
-    f0, f1 = np.full(W, -1, INDEX), np.full(W, -1, INDEX)
+    factors = np.full((W, MAX_FACTORS), -1, INDEX)
     E = Emitter(c.n_vertices)
     groups = []  # provenance: (the emitter's mark, gates) per group
     gates = np.flatnonzero(active & (c.arity() > 0)).astype(INDEX)
@@ -81,14 +80,17 @@ def wire_partials_of(c: Circuit, active: np.ndarray, provenance: bool = False) -
         if isinstance(terms, np.ndarray):  # constant partials for all positions at once
             offset[wires] = terms
             continue
+        if isinstance(terms, FactorTerms):  # products for all positions at once
+            scale[wires], factors[wires] = terms.scale, terms.factors
+            continue
         if not any(isinstance(t, (Vec, Term)) for t in terms):
             offset[wires] = np.column_stack([np.broadcast_to(t, len(g)) for t in terms])
             continue
         for j, term in enumerate(terms):
             w = wires[:, j]
-            scale[w], offset[w], f0[w], f1[w] = wire_partials(term, len(g))
+            scale[w], offset[w], factors[w] = wire_partials(term, len(g))
     owner = rule_owners(E, groups) if provenance else None
-    return WirePartials(scale, offset, f0, f1, E, owner)
+    return WirePartials(scale, offset, factors, E, owner)
 
 
 def rule_owners(E: Emitter, groups) -> np.ndarray:

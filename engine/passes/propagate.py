@@ -13,17 +13,17 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .. import jit
 from ..core.circuit import INDEX, Circuit
-from ..core.ops import ADD, CONST, MUL
+from ..core.ops import ADD, CONST, MUL, MUL0, needs_strong_zero
 from ..errors import Cancelled, CircuitError, pointer
 from . import sweeps
 from .partials import wire_partials_of
 from .provenance import result_origin
 
 _CODES = np.array([CONST.code, ADD.code, MUL.code], dtype=np.uint8)
-# the sweeps' own gate emitters, called from here one gate at a time (jit.py)
-_const, _emit = jit.entry(sweeps._const), jit.entry(sweeps._emit)
+# chain-rule products of circuits with a conditional: a zero derivative times an infinite or
+# NaN partial is 0, so the branch a ``where`` did not take leaks nothing (docs/conventions.md)
+_STRONG_CODES = np.array([CONST.code, ADD.code, MUL0.code], dtype=np.uint8)
 
 
 def resolve(c: Circuit, wrt=None, of=None) -> tuple[list[int], list[int]]:
@@ -73,7 +73,8 @@ def gradient_names(c: Circuit, xs, fs, include_value: bool = False) -> list[str]
     """``d{f}/d{x}`` row-major, after the circuit's own output names with ``include_value``;
     a CircuitError if two would be equal (an output named ``df/dx`` beside ``f``...), since
     output names must be unique."""
-    names = [f"d{c.output_names[i]}/d{c.inputs[j]}" for i in fs for j in xs]
+    wrt = [f"/d{c.inputs[j]}" for j in xs]
+    names = [f"d{c.output_names[i]}{x}" for i in fs for x in wrt]
     if include_value:
         names = list(c.output_names) + names
     if len(set(names)) < len(names):
@@ -128,17 +129,6 @@ class _Buffer:
     def tuple(self):
         return (self.op, self.offsets, self.args, self.coeffs, self.param, self.count)
 
-    def vertex(self, d: int, scale: float) -> int:
-        """A sweep's derivative ``scale × handle`` as one vertex."""
-        if d == sweeps.NONE:
-            return int(_const(self.tuple, 0, _CODES, 0.0))
-        if d == sweeps.ONE:
-            return int(_const(self.tuple, 0, _CODES, scale))
-        if scale == 1.0:
-            return d
-        add = np.array([_CODES[1]], np.uint8)[0]
-        return int(_emit(self.tuple, 0, add, np.array([d]), 1, np.array([scale]), 0.0))
-
     def circuit(self, c: Circuit, outputs, names) -> Circuit:
         g, w = self.count[0], self.count[1]
         return Circuit.from_arrays(
@@ -187,17 +177,22 @@ def propagate(
     E = P.emitter
     wires_active = int(np.count_nonzero(active[c.wire_owner()]))
     vertices_active = int(np.count_nonzero(active))
-    per_sweep = (wires_active + vertices_active + 2, 5 * wires_active + vertices_active + 2)
+    # per active wire: one product of d and ≤ MAX_FACTORS factors, ≤ 2 terms of an add
+    per_sweep = (wires_active + vertices_active + 2, 6 * wires_active + vertices_active + 2)
     buf = _Buffer(c, E.arrays(), *per_sweep)
     if provenance:
         buf.prov = np.full(len(buf.op), -2, INDEX)
-    P_arrays = (P.scale, P.offset, P.f0, P.f1)
+    P_arrays = (P.scale, P.offset, P.factors)
+    codes = _STRONG_CODES if needs_strong_zero(c.op) else _CODES
     deriv, dscale = np.empty(E.next, INDEX), np.zeros(E.next)
     terms = 2 * int(np.max(np.bincount(c.args, minlength=1), initial=1)) + 2
     terms = max(terms, 2 * int(np.max(c.arity(), initial=1)) + 2)
-    tv, tc, scratch = np.empty(terms, INDEX), np.empty(terms), np.empty(3, INDEX)
+    tv, tc, scratch = np.empty(terms, INDEX), np.empty(terms), np.empty(4, INDEX)
     seeds_list = xs if mode == "forward" else [int(c.outputs[i]) for i in fs]
-    results: dict[int, list[int]] = {}
+    # what each sweep reads off: the outputs (forward) or the wrt inputs (backward)
+    ends = c.outputs[fs] if mode == "forward" else np.asarray(xs, INDEX)
+    handles = np.empty((len(seeds_list), len(ends)), INDEX)
+    scales = np.empty((len(seeds_list), len(ends)))
     rev_wire = None
     if mode == "backward":  # wires grouped by the vertex they read, for sequential access
         rev_off, rev_wire, consumer = sweeps.reverse_csr(c.arg_offsets, c.args)
@@ -205,24 +200,24 @@ def propagate(
     for k, seed in enumerate(seeds_list):
         buf.reserve(*per_sweep)
         deriv[:] = sweeps.NONE
-        shared = (P_arrays, buf.tuple, 0, _CODES, deriv, dscale, tv, tc, scratch)
+        shared = (P_arrays, buf.tuple, 0, codes, deriv, dscale, tv, tc, scratch)
         if mode == "forward":
             sweeps.forward_sweep(seed, c.arg_offsets, c.args, needed, *shared, buf.prov)
-            results[k] = [(int(deriv[c.outputs[i]]), dscale[c.outputs[i]]) for i in fs]
         else:
             sweeps.backward_sweep(seed, consumer, rev_off, depends, *shared, buf.prov)
-            results[k] = [(int(deriv[x]), dscale[x]) for x in xs]
+        handles[k], scales[k] = deriv[ends], dscale[ends]
         tick(0.1 + 0.9 * (k + 1) / len(seeds_list))
-    if mode == "forward":  # results[j][i] = ∂f_i/∂x_j; emit row-major over (i, j)
-        handles = [results[j][i] for i in range(len(fs)) for j in range(len(xs))]
-    else:
-        handles = [results[i][j] for i in range(len(fs)) for j in range(len(xs))]
+    if mode == "forward":  # handles[j, i] is ∂f_i/∂x_j; the outputs are row-major over (i, j)
+        handles, scales = handles.T, scales.T
+    handles, scales = np.ascontiguousarray(handles).ravel(), np.ascontiguousarray(scales).ravel()
     buf.reserve(len(handles) + 2, len(handles))
-    out = [buf.vertex(*h) for h in handles]
+    out = np.empty(len(handles), INDEX)
+    one = (np.empty(1, INDEX), np.empty(1))
+    sweeps.entries(buf.tuple, _CODES, handles, scales, out, *one)
     names = gradient_names(c, xs, fs, include_value)
     if include_value:
-        out = [int(v) for v in c.outputs] + out
-    result = buf.circuit(c, np.array(out, INDEX), names)
+        out = np.concatenate([c.outputs, out])
+    result = buf.circuit(c, out, names)
     if provenance:
         return result, result_origin(c, result, P, buf.prov[: result.n_vertices], rev_wire)
     return result

@@ -49,7 +49,7 @@ def result_origin(c: Circuit, result: Circuit, P, tags: np.ndarray, rev_wire) ->
         origin[V : V + R] = P.owner
     else:
         origin[V : V + R] = rule_gate_wires(
-            V, c.arg_offsets, P.f0, P.f1, P.owner, result.arg_offsets, result.args
+            V, c.arg_offsets, P.factors, P.owner, result.arg_offsets, result.args
         )
         swept = origin[V + R :]
         swept[swept >= 0] = rev_wire[swept[swept >= 0]]
@@ -58,14 +58,15 @@ def result_origin(c: Circuit, result: Circuit, P, tags: np.ndarray, rev_wire) ->
 
 
 @numba.njit(cache=True)
-def rule_gate_wires(V, arg_offsets, f0, f1, owner, offsets, args):
+def rule_gate_wires(V, arg_offsets, factors, owner, offsets, args):
     """Per rule gate (vertices V, V+1, ...), the wire of its owner gate whose partial uses
     it: directly (a factor of that wire's partial, the lowest such wire), or through a
     later rule gate that does; else its owner's first wire."""
     R = len(owner)
     wire = np.full(R, -1, np.int64)
-    for w in range(len(f0) - 1, -1, -1):  # descending: the lowest wire writes last
-        for f in (f1[w], f0[w]):
+    for w in range(factors.shape[0] - 1, -1, -1):  # descending: the lowest wire writes last
+        for j in range(factors.shape[1] - 1, -1, -1):
+            f = factors[w, j]
             if f >= V:
                 wire[f - V] = w
     for r in range(R - 1, -1, -1):  # rule gates read only earlier ones

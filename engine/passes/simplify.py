@@ -2,8 +2,9 @@
 
 A reverse liveness pass first marks what an output depends on (raw gradients carry many
 dead gates); then one compiled sweep over the live source gates in vertex order: each
-gate is loaded with its arguments renumbered (add and mul arguments sorted, so a+b and
-b+a are alike), rewritten by the rules of ``rewrite.RULES`` until none matches
+gate is loaded with its arguments renumbered (the two arguments of a 2-argument add or
+mul sorted, so a+b and b+a are alike; longer ones keep their order, which decides their
+rounding), rewritten by the rules of ``rewrite.RULES`` until none matches
 (constants folded, identities applied), then either replaced by the vertex it became a
 copy of, or looked up by its whole content in a hash table and shared with an equal
 gate, or appended. A last liveness pass keeps what still reaches an output and the
@@ -13,7 +14,8 @@ Inputs stay exactly as they were (names, order, even unused ones); outputs keep 
 names and order; a vertex that survives keeps its label. Each source gate yields at most
 one vertex with at most its own wires, so gates, constants and wires never grow
 (Theorem 3's bound holds after it). The pass is idempotent: simplifying twice gives the
-same arrays as simplifying once. See ``rewrite.py`` for the x·0 → 0 convention.
+same arrays as simplifying once. Outputs compute the same bits as before, at every point
+(``rewrite.py`` says why each rule is exact).
 """
 
 from __future__ import annotations
@@ -28,21 +30,13 @@ from .. import jit
 from ..core import ops
 from ..core.circuit import INDEX, Circuit
 from ..errors import CircuitError, pointer
-from . import rewrite
-from .rewrite import (
-    COPY,
-    append,
-    apply_rules,
-    gate_hash,
-    inline,
-    intern,
-    njit,
-    prefetch,
-    prefetch_slot,
-)
+from . import interning, rewrite
+from .interning import append, gate_hash, inline, intern, njit, prefetch, prefetch_slot
+from .rewrite import COPY, apply_rules
 
 INPUT, CONST = ops.INPUT.code, ops.CONST.code
 MAX_REWRITES = 64  # per gate; every rule shrinks the gate, so this bound never binds
+SORTED_ARITY = 2  # a + b = b + a bit for bit; (a + b) + c and (a + c) + b may differ
 PREFETCH_AHEAD = 8  # gates: remap reads are cache misses on large circuits
 MAX_VERTICES = 2**32 - 2  # the sharing table keeps vertex + 1 in 32 bits
 
@@ -58,7 +52,7 @@ MAX_ARGS = np.array([-1 if op.max_args is None else op.max_args for op in ops.OP
 @inline
 def load(g, v, op, offsets, args, coeffs, param, remap):
     """Source gate v into g, arguments renumbered, parameter and coefficients kept only
-    where its op has them, add/mul arguments sorted by vertex. False if malformed."""
+    where its op has them, 2-argument add/mul sorted by vertex. False if malformed."""
     if not well_formed(v, op, offsets, args):
         return False
     code = op[v]
@@ -69,8 +63,9 @@ def load(g, v, op, offsets, args, coeffs, param, remap):
     for i in range(n):
         g.args[i] = remap[args[offsets[v] + i]]
         g.coeffs[i] = coeffs[offsets[v] + i] if with_coeffs else 1.0
-    if COMMUTATIVE[code]:
-        sort_args(g.args, g.coeffs, n)
+    if COMMUTATIVE[code] and n == SORTED_ARITY and g.args[1] < g.args[0]:
+        g.args[0], g.args[1] = g.args[1], g.args[0]
+        g.coeffs[0], g.coeffs[1] = g.coeffs[1], g.coeffs[0]
     return True
 
 
@@ -85,44 +80,6 @@ def well_formed(v, op, offsets, args):
         if args[w] < 0 or args[w] >= v:
             return False
     return True
-
-
-@inline
-def sort_args(args, coeffs, n):
-    if n > 32:
-        heap_sort(args, coeffs, n)
-        return
-    for i in range(1, n):  # insertion sort: most gates have a few arguments
-        a, c = args[i], coeffs[i]
-        j = i - 1
-        while j >= 0 and args[j] > a:
-            args[j + 1], coeffs[j + 1] = args[j], coeffs[j]
-            j -= 1
-        args[j + 1], coeffs[j + 1] = a, c
-
-
-@njit
-def heap_sort(args, coeffs, n):
-    """In place, by vertex: a long sum (a gradient's many terms, say)."""
-    for root in range(n // 2 - 1, -1, -1):
-        sift_down(args, coeffs, root, n)
-    for end in range(n - 1, 0, -1):
-        args[0], args[end] = args[end], args[0]
-        coeffs[0], coeffs[end] = coeffs[end], coeffs[0]
-        sift_down(args, coeffs, 0, end)
-
-
-@njit
-def sift_down(args, coeffs, root, end):
-    while 2 * root + 1 < end:
-        child = 2 * root + 1
-        if child + 1 < end and args[child + 1] > args[child]:
-            child += 1
-        if args[root] >= args[child]:
-            return
-        args[root], args[child] = args[child], args[root]
-        coeffs[root], coeffs[child] = coeffs[child], coeffs[root]
-        root = child
 
 
 @inline
@@ -228,8 +185,9 @@ def _code_digest(h, code: types.CodeType) -> None:
 
 def fingerprint() -> str:
     """Changes with anything the cached sweep was compiled from outside this file: the op
-    table (its entries and evaluate code) and ``rewrite.py``'s functions and constants."""
-    h = hashlib.sha256(f"{numba.__version__}".encode())
+    table (its entries, evaluate code and ``scalar.py``) and the functions and constants of
+    ``rewrite.py`` and ``interning.py``."""
+    h = hashlib.sha256(f"{numba.__version__} {ops.evaluation_digest()}".encode())
     for op in ops.OPS:
         h.update(
             repr(
@@ -238,13 +196,16 @@ def fingerprint() -> str:
         )
         if op.evaluate is not None:
             _code_digest(h, op.evaluate.__code__)
-    for name, value in sorted(vars(rewrite).items()):
+    module_items = [(m.__name__, n, v) for m in (rewrite, interning) for n, v in vars(m).items()]
+    for _, name, value in sorted(module_items, key=lambda item: item[:2]):
         value = getattr(value, "py_func", value)  # a Numba dispatcher's Python function
         h.update(name.encode())
         if isinstance(value, types.FunctionType):
             _code_digest(h, value.__code__)
         elif isinstance(value, (int, float, str, np.generic)):
             h.update(repr(value).encode())
+        elif isinstance(value, np.ndarray):  # tables by op code
+            h.update(value.tobytes())
         elif isinstance(value, type) and hasattr(value, "_fields"):  # Gate, Built
             h.update(repr(value._fields).encode())
     return h.hexdigest()[:16]
@@ -265,13 +226,13 @@ def make_sweep(key: str):
         origin = np.full(V, -1, np.int64)
         live = np.zeros(V, np.bool_)
         reach_outputs(live, n_inputs, offsets, args, outputs)
-        out = rewrite.new_built(V, len(args), live.sum())
+        out = interning.new_built(V, len(args), live.sum())
         for v in range(n_inputs):  # inputs stay as they are, outside the sharing table
             remap[v] = origin[v] = append(out, INPUT, 0.0, args, coeffs, 0)
         max_arity = 1
         for v in range(V):
             max_arity = max(max_arity, offsets[v + 1] - offsets[v])
-        g, held = rewrite.new_gate(max_arity), rewrite.new_gate(max_arity)
+        g, held = interning.new_gate(max_arity), interning.new_gate(max_arity)
         bad = sweep_gates(
             n_inputs, op, offsets, args, coeffs, param, live, out, g, held, remap, origin
         )

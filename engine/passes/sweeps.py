@@ -6,9 +6,10 @@ backward (6) ∂y/∂g = Σ_{wires g→u} ∂y/∂u · ∂_g[u]  in reverse orde
 A derivative is ``scale × handle`` where the handle is a vertex of the result, ``ONE`` (so
 the derivative is the constant ``scale``) or ``NONE`` (zero); keeping the scale apart means
 a lone weighted term costs no gate, its weight rides into the consumer's coefficients.
-Each wire costs at most one multiplication (its factors ride in the same ``mul``) and each
-vertex at most one addition, which with at most one rule gate per wire is Theorem 3's
-3·wires + nodes.
+Each wire costs at most one multiplication (its factors ride in the same product) and each
+vertex at most one addition; with the rules' budget that is Theorem 3's 3·wires + nodes
+(docs/engine.md). ``codes = [const, add, product]``: the product is ``mul``, or ``mul0``
+(strong zero) for circuits whose ops ask for it (``ops.needs_strong_zero``).
 
 Emitted gates are appended to the result's own arrays, ``buf = (op, arg_offsets, args,
 coeffs, param, count)`` with ``count = [vertices, wires, const-1 vertex, const-0 vertex]``.
@@ -28,7 +29,7 @@ import numpy as np
 from .. import jit
 
 NONE = -1  # the derivative is zero
-ONES = np.ones(3)  # coefficients of emitted mul gates (numba freezes globals as constants)
+ONES = np.ones(4)  # coefficients of emitted products (numba freezes globals as constants)
 EMPTY = np.empty(0, np.int64)
 ONE = -2  # the derivative is the constant 1
 
@@ -64,17 +65,17 @@ def _const(buf, base, codes, value):
 @numba.njit(cache=True, inline="always", _nrt=False)
 def _add_term(d, ds, w, P, buf, base, codes, tv, tc, nt, scratch):
     """Append ds·d · ∂(wire w) to the term list (tv, tc); returns (nt, constant part)."""
-    scale, offset, f0, f1 = P
+    scale, offset, factors = P
     cacc = 0.0
-    if scale[w] != 0.0 and f0[w] >= 0:  # a product: d · f0 [· f1], one mul at most
+    if scale[w] != 0.0 and factors[w, 0] >= 0:  # a product: d · f0 [· f1 · f2], one gate
         k = 0
         if d != ONE:
             scratch[k] = d
             k += 1
-        scratch[k] = f0[w]
-        k += 1
-        if f1[w] >= 0:
-            scratch[k] = f1[w]
+        for j in range(factors.shape[1]):  # packed to the left: stop at the first -1
+            if factors[w, j] < 0:
+                break
+            scratch[k] = factors[w, j]
             k += 1
         if k == 1:
             prod = scratch[0]
@@ -107,6 +108,25 @@ def _combine(buf, base, codes, tv, tc, nt, cacc):
         tc[nt] = cacc
         nt += 1
     return _emit(buf, base, codes[1], tv, nt, tc, 0.0), 1.0
+
+
+@jit.entry
+@numba.njit(cache=True, _nrt=False)
+def entries(buf, codes, handles, scales, out, one_arg, one_coeff):
+    """Each derivative ``scales[i] × handles[i]`` as one vertex ``out[i]``: a shared constant
+    for zero and one, a new one for another constant, the handle itself at scale 1, else
+    one scaling ``add``."""
+    for i in range(len(handles)):
+        d, s = handles[i], scales[i]
+        if d == NONE:
+            out[i] = _const(buf, 0, codes, 0.0)
+        elif d == ONE:
+            out[i] = _const(buf, 0, codes, s)
+        elif s == 1.0:
+            out[i] = d
+        else:
+            one_arg[0], one_coeff[0] = d, s
+            out[i] = _emit(buf, 0, codes[1], one_arg, 1, one_coeff, 0.0)
 
 
 @numba.njit(cache=True, inline="always", _nrt=False)

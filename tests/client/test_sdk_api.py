@@ -266,7 +266,7 @@ def test_invalid_documents_name_each_place(sdk):
         sdk.upload({"inputs": ["x"], "gates": [{"op": "sin", "args": [1]}], "outputs": [1]})
     assert "/gates/0/args/0" in _paths(info) and info.value.status == 422
     with pytest.raises(ValidationError) as info:
-        sdk.upload({"inputs": ["x"], "gates": [{"op": "sinh", "args": [0]}], "outputs": [1]})
+        sdk.upload({"inputs": ["x"], "gates": [{"op": "sinhh", "args": [0]}], "outputs": [1]})
     assert any(p.startswith("/gates/0") for p in _paths(info))
     with pytest.raises(ValidationError) as info:
         sdk.upload({"inputs": ["x"], "gates": [], "outputs": [0], "colour": "red"})

@@ -9,22 +9,38 @@ from circuitgrad.engine.core.ops import BY_CODE
 
 
 def naive_eval(c, X) -> np.ndarray:
-    """Outputs of c at the rows of X, one column per vertex computed with the op table."""
+    """Outputs of c at the rows of X, one column per vertex computed with the op table.
+    Sums and products go as the format says: from −0.0 / 1, constant-valued arguments
+    first, then the others in order; mul0's NaN with a zero factor is +0."""
     X = np.atleast_2d(np.asarray(X, dtype=float))
     vals = np.empty((c.n_vertices, X.shape[0]))
+    constant = np.zeros(c.n_vertices, bool)
     with np.errstate(all="ignore"):
         for v in range(c.n_vertices):
             op = BY_CODE[c.op[v]]
             lo, hi = c.arg_offsets[v], c.arg_offsets[v + 1]
             a, co = c.args[lo:hi], c.coeffs[lo:hi]
+            constant[v] = op.name == "const" or (hi > lo and constant[a].all())
+            order = np.concatenate([np.flatnonzero(constant[a]), np.flatnonzero(~constant[a])])
             if op.name == "input":
                 vals[v] = X[:, v]
             elif op.name == "const":
                 vals[v] = c.param[v]
             elif op.name == "add":
-                vals[v] = (co[:, None] * vals[a]).sum(axis=0)
+                acc = np.full(X.shape[0], -0.0)
+                for j in order:
+                    acc = acc + co[j] * vals[a[j]]
+                vals[v] = acc
             elif op.name == "mul":
-                vals[v] = np.prod(vals[a], axis=0)
+                acc = np.ones(X.shape[0])
+                for j in order:
+                    acc = acc * vals[a[j]]
+                vals[v] = acc
+            elif op.name == "mul0":
+                acc = np.ones(X.shape[0])
+                for j in range(len(a)):
+                    acc = acc * vals[a[j]]
+                vals[v] = np.where(np.isnan(acc) & (vals[a] == 0).any(axis=0), 0.0, acc)
             elif op.param:
                 vals[v] = op.evaluate(vals[a[0]], c.param[v])
             else:

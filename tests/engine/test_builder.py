@@ -368,12 +368,12 @@ def test_cancelled_terms_leave_no_gate_behind():
     assert ops_of(c) == ["input", "input", "const"]
 
 
-def test_exponent_must_be_constant():
+def test_a_circuit_exponent_is_powv():
     x, y = inputs("x y")
-    with pytest.raises(CircuitError, match="constant"):
-        x**y
-    with pytest.raises(CircuitError, match="constant"):
-        2**x
+    c = build(x**y, 2**x, x**2.5, names=["a", "b", "c"])
+    assert ops_of(c) == ["input", "input", "const", "powv", "powv", "pow"]
+    assert c.args.tolist() == [0, 1, 2, 0, 0]
+    np.testing.assert_allclose(naive_eval(c, [1.5, 0.5])[0], [1.5**0.5, 2**1.5, 1.5**2.5])
 
 
 def test_groups_do_not_mix():

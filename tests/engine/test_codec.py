@@ -456,7 +456,7 @@ PACKED_CASES = [
     (lambda: packed_eq1(args=b"\x00" * 5), "/args", "not a whole number of int32"),
     (lambda: packed_eq1(coeffs=b"\x00" * 8), "/coeffs", "has 8 bytes; expected 136"),
     (lambda: packed_eq1(param=b""), "/param", "has 0 bytes; expected 64"),
-    (lambda: patched("op", np.uint8, 2, 40), "/op", "gate 2 has op code 40, but 'ops' has only"),
+    (lambda: patched("op", np.uint8, 2, 250), "/op", "gate 2 has op code 250, but 'ops' has only"),
     (lambda: patched("op", np.uint8, 2, 0), "/op", "which is 'input', not a gate op"),
     (
         lambda: patched("arity", "<i4", 4, 2),

@@ -180,7 +180,7 @@ def test_errors_are_collected_in_document_order():
     doc = eq1()
     doc["inputs"][1] = "x"
     doc["gates"][2]["args"][0] = 99
-    doc["gates"][5]["op"] = "tan"
+    doc["gates"][5]["op"] = "tangent"
     doc["gates"][6]["colour"] = "red"
     doc["outputs"] = [11]
     assert [p for p, _ in errors_of(doc)] == [
