@@ -92,8 +92,12 @@ import gc
 from numba.core.dispatcher import Dispatcher
 from circuitgrad.worker.precompile import workload
 workload()
-compiled = [d.py_func.__qualname__ for d in gc.get_objects()
-            if isinstance(d, Dispatcher) and d.signatures]
+def dispatcher(d):
+    try:
+        return isinstance(d, Dispatcher)
+    except ReferenceError:  # a dead weak proxy among the objects
+        return False
+compiled = [d.py_func.__qualname__ for d in gc.get_objects() if dispatcher(d) and d.signatures]
 print(compiled)
 """
     env = {**os.environ, "CIRCUITGRAD_ENGINE_MODE": "python"}
