@@ -6,6 +6,8 @@ message was not picked up in time, is handed back for sending; duplicates are dr
 from __future__ import annotations
 
 import time
+import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -15,8 +17,21 @@ from circuitgrad.worker.watch import reap
 
 
 @pytest.fixture
-def rt(service_settings):
-    return Runtime(service_settings)
+def settings(service_settings):
+    """A namespace of this test's own: the reaper sees only its jobs."""
+    return replace(service_settings, key_prefix=f"{service_settings.key_prefix}{uuid.uuid4().hex}:")
+
+
+@pytest.fixture
+def rt(settings):
+    return Runtime(settings)
+
+
+@pytest.fixture
+def client(settings):
+    from circuitgrad.service.app import create_app
+
+    return create_app(settings).test_client()
 
 
 def queued_job(client) -> str:
