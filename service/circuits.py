@@ -9,6 +9,7 @@ from circuitgrad.engine.evaluation.evaluate import evaluate
 from circuitgrad.engine.formats.codec import PACKED_THRESHOLD, to_json, to_msgpack
 
 from . import schemas as s
+from .bounds import evaluates_synchronously
 from .context import readable_circuit, rt
 from .evaluations import submit_evaluation
 from .requests import circuit_of, points_of
@@ -60,7 +61,7 @@ def upload():
     hash: the same circuit always gets the same id.
     """
     r = rt()
-    c = circuit_of(read_body(), r.settings.max_circuit_nodes)
+    c = circuit_of(read_body(), r.settings)
     summary, _ = r.circuits.put(c)
     new = r.circuits.grant(summary["id"], tenant())  # new to this tenant: 201, else 200
     return respond(summary, 201 if new else 200, {"Location": f"/v1/circuits/{summary['id']}"})
@@ -137,6 +138,6 @@ def evaluate_points(circuit_id: str):
     r = rt()
     c = r.circuits.get(circuit_id)
     X = points_of(read_body(), c.inputs)
-    if len(X) > r.settings.max_sync_points:
+    if not evaluates_synchronously(c, len(X), r.settings):
         return submit_evaluation(r, circuit_id, c, X)
     return respond({"outputs": list(c.output_names), "values": evaluate(c, X)})

@@ -17,6 +17,7 @@ from circuitgrad.engine.errors import MAX_ERRORS, pointer
 from circuitgrad.engine.formats.codec import from_document
 from circuitgrad.engine.formats.validate import describe, float_array, number_error
 from circuitgrad.engine.passes.gradient import MODES
+from circuitgrad.worker.settings import Settings
 
 from .errors import Invalid, PayloadTooLarge
 
@@ -43,27 +44,43 @@ def check_keys(doc: Mapping, allowed, where: str = "") -> None:
         raise Invalid(errors=[(where + pointer(k), "unknown field") for k in unknown[:MAX_ERRORS]])
 
 
-def declared_nodes(doc) -> int:
-    """How many vertices a circuit document claims, before it is decoded."""
+def _length(x) -> int:
+    return len(x) if isinstance(x, list | bytes) else 0
+
+
+def check_declared(doc, s: Settings, where: str = "") -> None:
+    """413 for a circuit document (or expression request) that declares more inputs,
+    outputs or vertices than the limits, before anything is built from it."""
     if not isinstance(doc, Mapping):
-        return 0
-    n = len(doc["inputs"]) if isinstance(doc.get("inputs"), list) else 0
-    gates = doc.get("gates", doc.get("op"))
-    return n + (len(gates) if isinstance(gates, list | bytes) else 0)
+        return
+    inputs, outputs = _length(doc.get("inputs")), _length(doc.get("outputs"))
+    nodes = inputs + _length(doc.get("gates", doc.get("op")))
+    for count, limit, what, name in (
+        (inputs, s.max_circuit_inputs, "inputs", "CIRCUITGRAD_MAX_CIRCUIT_INPUTS"),
+        (outputs, s.max_circuit_outputs, "outputs", "CIRCUITGRAD_MAX_CIRCUIT_OUTPUTS"),
+        (nodes, s.max_circuit_nodes, "vertices", "CIRCUITGRAD_MAX_CIRCUIT_NODES"),
+    ):
+        if count > limit:
+            raise PayloadTooLarge(
+                f"{where or '/'}: the circuit has {count:,} {what}; the limit is {limit:,} ({name})"
+            )
 
 
-def circuit_of(doc, limit: int, where: str = ""):
+def circuit_of(doc, s: Settings, where: str = ""):
     """A Circuit from a circuit document or an ``{"expression": ...}`` object."""
     require_object(doc, where)
+    check_declared(doc, s, where)
     if "expression" in doc:
         check_keys(doc, EXPRESSION_KEYS, where)
         c = parse_expression(doc["expression"], doc.get("inputs"), doc.get("output", "f"))
     else:
-        if declared_nodes(doc) > limit:
-            raise PayloadTooLarge(f"the circuit has more than {limit} vertices")
         c = from_document(doc, where)
+    limit = s.max_circuit_nodes
     if c.n_vertices > limit:
-        raise PayloadTooLarge(f"the circuit has {c.n_vertices} vertices; the limit is {limit}")
+        raise PayloadTooLarge(
+            f"the circuit has {c.n_vertices:,} vertices; the limit is {limit:,} "
+            "(CIRCUITGRAD_MAX_CIRCUIT_NODES)"
+        )
     return c
 
 
@@ -74,7 +91,7 @@ class GradientRequest:
     options: dict  # mode, wrt, of, include_value, simplify
 
 
-def gradient_request(doc, limit: int) -> GradientRequest:
+def gradient_request(doc, s: Settings) -> GradientRequest:
     require_object(doc)
     given = [k for k in SOURCE_KEYS if k in doc]
     allowed = set(SOURCE_KEYS) | set(OPTION_DEFAULTS)
@@ -97,9 +114,9 @@ def gradient_request(doc, limit: int) -> GradientRequest:
             raise Invalid(errors=[("/circuit_id", "must be a string")])
         return GradientRequest(doc["circuit_id"], None, options)
     if given[0] == "circuit":
-        return GradientRequest(None, circuit_of(doc["circuit"], limit, "/circuit"), options)
+        return GradientRequest(None, circuit_of(doc["circuit"], s, "/circuit"), options)
     source = {k: doc[k] for k in EXPRESSION_KEYS if k in doc}
-    return GradientRequest(None, circuit_of(source, limit), options)
+    return GradientRequest(None, circuit_of(source, s), options)
 
 
 def gradient_options(doc: Mapping) -> dict:
@@ -117,13 +134,13 @@ def gradient_options(doc: Mapping) -> dict:
         if not isinstance(names, list):
             errors.append((pointer(key), f"must be a list of names, got {describe(names)}"))
             continue
-        errors += [
-            (pointer(key, i), f"must be a name, got {describe(x)}")
-            for i, x in enumerate(names)
-            if not isinstance(x, str)
-        ]
+        for i, x in enumerate(names):
+            if not isinstance(x, str):
+                errors.append((pointer(key, i), f"must be a name, got {describe(x)}"))
+                if len(errors) >= MAX_ERRORS:
+                    break
     if errors:
-        raise Invalid(errors=errors)
+        raise Invalid(errors=errors[:MAX_ERRORS])
     return options
 
 
