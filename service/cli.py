@@ -55,7 +55,7 @@ def register(subparsers) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--processes", type=int, default=2, help="gunicorn worker processes (2)")
-    p.add_argument("--threads", type=int, default=8, help="threads per process (8)")
+    p.add_argument("--threads", type=int, default=0, help="unused (gevent serves each connection)")
     p.set_defaults(func=_api, handler=_api)
 
     p = subparsers.add_parser("worker", help="run a Celery worker against REDIS_URL")

@@ -1,8 +1,8 @@
 """The two long-running parts, each in the foreground of its process.
 
-run_api(host, port, processes, threads)   gunicorn serving the Flask app (gthread
-                                          workers: a long poll holds a thread, not a
-                                          process)
+run_api(host, port, processes)            gunicorn serving the Flask app (gevent
+                                          workers, ``front.py``: a long poll or an idle
+                                          connection holds a greenlet, not a thread)
 run_worker(concurrency, name, loglevel)   a Celery worker (prefork: time limits need it)
 """
 
@@ -13,15 +13,19 @@ import os
 WSGI_APP = "circuitgrad.service.wsgi:app"
 
 
-def gunicorn_options(host: str, port: int, processes: int, threads: int) -> dict:
+def gunicorn_options(host: str, port: int, processes: int, threads: int = 0) -> dict:
+    """``threads`` is kept for the command line's sake; gevent needs none."""
+    from circuitgrad.worker.settings import settings
+
+    s = settings()
     return {
         "bind": f"{host}:{port}",
         "workers": processes,
-        "worker_class": "gthread",
-        "threads": threads,
-        "timeout": 300,  # a 256 MiB upload on a slow link
+        "worker_class": "circuitgrad.service.front.ApiWorker",
+        "worker_connections": s.api_connections,
+        "timeout": 300,  # a process whose loop is blocked this long is restarted
         "graceful_timeout": 10,
-        "keepalive": 5,
+        "keepalive": max(1, round(s.header_timeout)),  # front.py: the header timeout rules
         "errorlog": "-",
         "loglevel": os.environ.get("CIRCUITGRAD_LOG_LEVEL", "info").lower(),
         "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
@@ -29,7 +33,7 @@ def gunicorn_options(host: str, port: int, processes: int, threads: int) -> dict
     }
 
 
-def run_api(host: str = "127.0.0.1", port: int = 8000, processes: int = 2, threads: int = 8):
+def run_api(host: str = "127.0.0.1", port: int = 8000, processes: int = 2, threads: int = 0):
     from gunicorn.app.base import BaseApplication
 
     class Api(BaseApplication):

@@ -81,9 +81,10 @@ def read_limited(environ, length: int | None, limit: int, setting: str) -> bytea
             else:
                 buf += chunk
             got += len(chunk)
-    except OSError as e:  # socket.timeout included: the client stalled mid-body
+    except OSError:  # socket.timeout included: the client stalled mid-body
         raise RequestTimeout(
-            f"the body stopped arriving: {e or type(e).__name__}", headers=CLOSE
+            f"the body stopped arriving after {got} bytes (CIRCUITGRAD_BODY_TIMEOUT)",
+            headers=CLOSE,
         ) from None
     if got > limit:
         raise PayloadTooLarge(f"the body has more than {limit} bytes; {what}", headers=CLOSE)
