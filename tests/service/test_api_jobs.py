@@ -4,7 +4,6 @@ worker processes are in tests/integration)."""
 from __future__ import annotations
 
 import uuid
-
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
