@@ -58,17 +58,20 @@ def read_body():
 READ_CHUNK = 1 << 20
 
 
-def read_limited(environ, length: int | None, limit: int, setting: str) -> bytearray:
+def read_limited(environ, length: int | None, limit: int, setting: str) -> bytes | bytearray:
     """At most ``limit`` bytes of the body, read as they come (``wsgi.input``; a chunked
     body has no length): 413 as soon as it is known to be longer, without reading the rest,
-    408 when it stalls (the HTTP front's socket timeout). Memory: the body, once."""
+    408 when it stalls (the HTTP front's socket timeout). Memory: the body once (a chunked
+    one twice for a moment, when its pieces are joined; a refused one never more than
+    ``limit``)."""
     what = f"the limit for this media type is {limit} bytes ({setting})"
     if length is not None and length > limit:
         raise PayloadTooLarge(f"the body has {length} bytes; {what}", headers=CLOSE)
     stream = environ.get("wsgi.input")
     if stream is None or length == 0:
-        return bytearray()
-    buf = bytearray(length if length is not None else 0)
+        return b""
+    buf = bytearray(length) if length is not None else None
+    pieces: list[bytes] = []
     got = 0
     want = length if length is not None else limit + 1
     try:
@@ -76,10 +79,10 @@ def read_limited(environ, length: int | None, limit: int, setting: str) -> bytea
             chunk = stream.read(min(READ_CHUNK, want - got))
             if not chunk:
                 break
-            if length is not None:
+            if buf is not None:
                 buf[got : got + len(chunk)] = chunk
             else:
-                buf += chunk
+                pieces.append(chunk)
             got += len(chunk)
     except OSError:  # socket.timeout included: the client stalled mid-body
         raise RequestTimeout(
@@ -87,8 +90,11 @@ def read_limited(environ, length: int | None, limit: int, setting: str) -> bytea
             headers=CLOSE,
         ) from None
     if got > limit:
+        pieces.clear()
         raise PayloadTooLarge(f"the body has more than {limit} bytes; {what}", headers=CLOSE)
-    if length is not None and got < length:
+    if buf is None:
+        return b"".join(pieces)
+    if got < length:
         raise BadRequest(f"the body ended after {got} of {length} bytes", headers=CLOSE)
     return buf
 
