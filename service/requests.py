@@ -72,6 +72,8 @@ def circuit_of(doc, s: Settings, where: str = ""):
     check_declared(doc, s, where)
     if "expression" in doc:
         check_keys(doc, EXPRESSION_KEYS, where)
+        if "inputs" in doc and not isinstance(doc["inputs"], list):  # null is no default
+            raise Invalid(errors=[(f"{where}/inputs", "must be a list of input names")])
         c = parse_expression(doc["expression"], doc.get("inputs"), doc.get("output", "f"))
     else:
         c = from_document(doc, where)
@@ -129,7 +131,7 @@ def gradient_options(doc: Mapping) -> dict:
             errors.append((pointer(key), f"must be true or false, got {describe(options[key])}"))
     for key in ("wrt", "of"):
         names = options[key]
-        if names is None:
+        if names is None and key not in doc:
             continue
         if not isinstance(names, list):
             errors.append((pointer(key), f"must be a list of names, got {describe(names)}"))

@@ -310,12 +310,23 @@ def test_key_rate_and_store_errors_are_the_documented_ones(doc, service_settings
 
 
 # -- a generated client on a live stack --------------------------------------------------
+def for_the_generator(doc: dict) -> dict:
+    """The document with its request bodies not marked required: with two media types, a
+    required body makes openapi-python-client write a client that does not import
+    (openapi-generators/openapi-python-client#1451). The document says the truth (every
+    body is required); the generator's bug is worked around here, not there."""
+    doc = json.loads(json.dumps(doc))
+    for _, _, op in operations(doc):
+        op.get("requestBody", {}).pop("required", None)
+    return doc
+
+
 def generate_client(doc: dict, where: Path) -> tuple[SimpleNamespace, str]:
     """The package openapi-python-client generates from ``doc``, imported (under a name of
     its own), and what the generator printed."""
     package = f"circuitgrad_openapi_{uuid.uuid4().hex[:8]}"
     spec, config = where / "openapi.json", where / "generator.json"
-    spec.write_text(json.dumps(doc))
+    spec.write_text(json.dumps(for_the_generator(doc)))
     config.write_text(json.dumps({**GENERATOR_CONFIG, "package_name_override": package}))
     command = [sys.executable, "-m", "openapi_python_client", "generate", "--path", str(spec)]
     command += ["--output-path", str(where / package), "--config", str(config)]
@@ -384,7 +395,8 @@ def quick_start(gen: SimpleNamespace, base_url: str) -> None:
         return r
 
     def gradient(circuit_id: str):
-        r = gen.gradient.sync_detailed(client=client, body=m.GradientIn(circuit_id=circuit_id))
+        body = m.GradientOfCircuitId(circuit_id=circuit_id)
+        r = gen.gradient.sync_detailed(client=client, body=body)
         assert isinstance(r.parsed, m.Job), (r.status_code, r.content[:300])
         assert r.headers["Location"] == f"/v1/jobs/{r.parsed.id}"
         return r
@@ -399,14 +411,14 @@ def quick_start(gen: SimpleNamespace, base_url: str) -> None:
         raise AssertionError(f"job {job_id} not final in time")
 
     def values_at(circuit_id: str, point: dict) -> dict:
-        body = m.Points(points=[point])
+        body = m.Points(points=[m.Point.from_dict(point)])
         r = gen.evaluate.sync_detailed(circuit_id, client=client, body=body)
         assert r.status_code == 200 and isinstance(r.parsed, m.Values), r.content[:300]
         return dict(zip(r.parsed.outputs, r.parsed.values[0], strict=True))
 
     # the README's quick start: upload equation (1), differentiate, poll, evaluate. Other
     # tests of this session's stack may have done it before: then 200 where 201 or 202
-    readme = upload(m.CircuitUpload(expression=EQ1))
+    readme = upload(m.ExpressionUpload(expression=EQ1))
     assert readme.status_code in (200, 201)
     submitted = gradient(readme.parsed.id)
     assert submitted.status_code in (200, 202)
@@ -418,7 +430,7 @@ def quick_start(gen: SimpleNamespace, base_url: str) -> None:
 
     # the same function under an output name of this run only: 201 then 200, 202 then 200
     name = f"f{uuid.uuid4().hex[:8]}"
-    fresh = m.CircuitUpload(expression=EQ1, output=name)
+    fresh = m.ExpressionUpload(expression=EQ1, output=name)
     first, second = upload(fresh), upload(fresh)
     assert (first.status_code, second.status_code) == (201, 200)
     assert second.parsed.id == first.parsed.id
