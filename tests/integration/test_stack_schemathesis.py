@@ -34,7 +34,6 @@ def config(examples: int, seed: int) -> SchemathesisConfig:
     return SchemathesisConfig.from_dict(
         {
             "seed": seed,
-            "max-time": 300,
             "checks": {"positive_data_acceptance": {"expected-statuses": POSITIVE_EXPECTED}},
             "generation": {"max-examples": examples, "mode": "all"},
             "phases": {"stateful": {"max-steps": 8}},
