@@ -26,7 +26,7 @@ from .errors import BY_STATUS, ApiError, Invalid, NotFound, Unavailable
 from .openapi import DESCRIPTION, DOCS_PATH, PUBLIC_URL_ENV, SPEC_PATH, VERSION
 from .queue import CeleryQueue, TaskQueue
 from .waiting import Notifier
-from .wire import problem_response
+from .wire import problem_response, resume_collector
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ def create_app(s: Settings | None = None, queue: TaskQueue | None = None) -> API
     for bp in (circuits.bp, jobs.bp, evaluations.bp, health.bp):
         app.register_blueprint(bp)
     app.before_request(lambda: tenancy.before_request(rt))
+    app.teardown_request(resume_collector)
     app.error_processor(_http_error)
     app.register_error_handler(HTTPException, _werkzeug_error)  # replaces apiflask's
     app.register_error_handler(Exception, _any_error)

@@ -12,7 +12,7 @@ from . import schemas as s
 from .bounds import evaluates_synchronously
 from .context import readable_circuit, rt
 from .evaluations import submit_evaluation
-from .requests import circuit_of, points_of
+from .requests import circuit_of, measured, points_of
 from .tenancy import tenant
 from .wire import JSON, MSGPACK, raw_response, read_body, respond, wants_msgpack
 
@@ -62,7 +62,7 @@ def upload():
     """
     r = rt()
     c = circuit_of(read_body(), r.settings)
-    summary, _ = r.circuits.put(c)
+    summary, _ = r.circuits.put(c, measured=measured(c))
     new = r.circuits.grant(summary["id"], tenant())  # new to this tenant: 201, else 200
     return respond(summary, 201 if new else 200, {"Location": f"/v1/circuits/{summary['id']}"})
 

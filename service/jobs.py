@@ -16,8 +16,9 @@ from . import schemas as s
 from .bounds import check_gradient
 from .context import is_final, job_document, notifier, own_job, readable_circuit, rt
 from .errors import Conflict
+from .offload import cpu
 from .queue import send_gradient
-from .requests import gradient_request
+from .requests import gradient_request, measured
 from .reuse import due_in, reusable_result, reuse_fields, settle
 from .tenancy import tenant
 from .wire import read_body, respond
@@ -79,7 +80,7 @@ def submit():
     if req.circuit_id is not None:
         summary = readable_circuit(req.circuit_id)
     else:
-        summary, _ = r.circuits.put(c)
+        summary, _ = r.circuits.put(c, measured=measured(c))
         r.circuits.grant(summary["id"], tenant())
     cid = summary["id"]
     # unknown, repeated or empty wrt/of are 422 now, not a failed job later; the engine's
@@ -89,7 +90,9 @@ def submit():
         req.options["wrt"],
         req.options["of"],
     )
-    sizes = check_gradient(r.circuits.get(cid) if c is None else c, req.options, r.settings)
+    c = r.circuits.get(cid) if c is None else c
+    # O(wires × sweeps): off the loop for a large circuit
+    sizes = cpu(check_gradient, c, req.options, r.settings, heavy=c.n_wires > 200_000)
     key = content_key("gradient", cid, req.options)
     fields = {"circuit_id": cid, "options": req.options}
     reused = reusable_result(r, key)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from circuitgrad.engine.building.parser import parse_expression
+from circuitgrad.engine.core.measures import measures
 from circuitgrad.engine.errors import MAX_ERRORS, pointer
 from circuitgrad.engine.formats.codec import from_document
 from circuitgrad.engine.formats.validate import describe, float_array, number_error
@@ -20,6 +21,7 @@ from circuitgrad.engine.passes.gradient import MODES
 from circuitgrad.worker.settings import Settings
 
 from .errors import Invalid, PayloadTooLarge
+from .offload import cpu
 
 EXPRESSION_KEYS = ("expression", "inputs", "output")
 SOURCE_KEYS = ("circuit_id", "circuit", "expression")
@@ -42,6 +44,10 @@ def check_keys(doc: Mapping, allowed, where: str = "") -> None:
     unknown = [k for k in doc if k not in allowed]
     if unknown:
         raise Invalid(errors=[(where + pointer(k), "unknown field") for k in unknown[:MAX_ERRORS]])
+
+
+OFFLOAD_CHARS = 100_000  # expressions and documents this large are parsed off the loop
+OFFLOAD_GATES = 20_000
 
 
 def _length(x) -> int:
@@ -74,9 +80,12 @@ def circuit_of(doc, s: Settings, where: str = ""):
         check_keys(doc, EXPRESSION_KEYS, where)
         if "inputs" in doc and not isinstance(doc["inputs"], list):  # null is no default
             raise Invalid(errors=[(f"{where}/inputs", "must be a list of input names")])
-        c = parse_expression(doc["expression"], doc.get("inputs"), doc.get("output", "f"))
+        text = doc["expression"]
+        big = isinstance(text, str) and len(text) > OFFLOAD_CHARS
+        c = cpu(parse_expression, text, doc.get("inputs"), doc.get("output", "f"), heavy=big)
     else:
-        c = from_document(doc, where)
+        big = _length(doc.get("gates", doc.get("op"))) > OFFLOAD_GATES
+        c = cpu(from_document, doc, where, heavy=big)
     limit = s.max_circuit_nodes
     if c.n_vertices > limit:
         raise PayloadTooLarge(
@@ -84,6 +93,11 @@ def circuit_of(doc, s: Settings, where: str = ""):
             "(CIRCUITGRAD_MAX_CIRCUIT_NODES)"
         )
     return c
+
+
+def measured(c) -> dict:
+    """The measures of a circuit about to be stored (a large one's off the loop)."""
+    return cpu(measures, c, heavy=c.n_vertices > OFFLOAD_GATES)
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,17 @@ Both encodings carry the same documents. In JSON, non-finite numbers are the str
 
 from __future__ import annotations
 
+import gc
+
 import msgpack
 import orjson
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 
 from circuitgrad.engine.formats.codec import jsonable
+from circuitgrad.engine.gcpause import gc_paused
 
 from .errors import CLOSE, BadRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
+from .offload import cpu
 
 JSON = "application/json"
 MSGPACK = "application/msgpack"
@@ -44,13 +48,49 @@ def read_body():
     data = read_limited(request.environ, request.content_length, limit, name)
     if not data:
         raise BadRequest("the request body is empty")
+    if len(data) > OFFLOAD_BYTES:  # decoding holds the event loop: not here
+        pause_collector()
+        return cpu(decode, data, packed, s.max_document_items)
+    return decode(data, packed, s.max_document_items)
+
+
+OFFLOAD_BYTES = 1 << 20
+_paused = 0  # requests of this process holding a large decoded document
+
+
+def pause_collector() -> None:
+    """Keep the cyclic collector off until this request ends (``resume_collector``): a
+    large document is millions of containers, all alive until the view returns; a
+    collection meanwhile would walk them all and find nothing."""
+    global _paused
+    if not g.get("circuitgrad_gc_paused"):
+        g.circuitgrad_gc_paused = True
+        _paused += 1
+        gc.disable()
+
+
+def resume_collector(_error=None) -> None:
+    """Teardown: the request's document is gone; the last one out turns the collector on."""
+    global _paused
+    if g.pop("circuitgrad_gc_paused", False):
+        _paused -= 1
+        if _paused == 0:
+            gc.enable()
+
+
+def decode(data, packed: bool, max_items: int):
+    """The document of a body; the cyclic collector paused meanwhile (a large document is
+    millions of young containers: collections that find nothing would cost ~7x the
+    decoding)."""
     if packed:
-        return decode_msgpack(data, s.max_document_items)
+        with gc_paused():
+            return decode_msgpack(data, max_items)
     items = json_items(data)
-    if items > s.max_document_items:
-        raise too_many_items(items, s.max_document_items)
+    if items > max_items:
+        raise too_many_items(items, max_items)
     try:
-        return orjson.loads(data)
+        with gc_paused():
+            return orjson.loads(data)
     except orjson.JSONDecodeError as e:
         raise BadRequest(f"malformed JSON: {e}") from None
 
