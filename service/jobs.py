@@ -104,7 +104,7 @@ def submit():
     ):
         send_gradient(rec["id"])
         r.jobs.mark_enqueued(rec["id"])
-    return job_response(settle(r, rec), summary["nodes"])
+    return job_response(rec if created else settle(r, rec), summary["nodes"])
 
 
 @bp.get("/jobs/<job_id>")
