@@ -15,9 +15,9 @@ COPY client ./client
 COPY cli ./cli
 RUN pip install ".[service]" \
  && useradd --system --uid 10001 --home-dir /app circuitgrad \
- && mkdir -p "$NUMBA_CACHE_DIR" \
+ && mkdir -p "$NUMBA_CACHE_DIR" /run/circuitgrad-secrets \
  && python -c "from circuitgrad.worker.runtime import warm_up; warm_up(batch=True)" \
- && chown -R circuitgrad "$NUMBA_CACHE_DIR"
+ && chown -R circuitgrad "$NUMBA_CACHE_DIR" /run/circuitgrad-secrets
 
 USER circuitgrad
 EXPOSE 8000

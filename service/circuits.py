@@ -9,9 +9,10 @@ from circuitgrad.engine.evaluation.evaluate import evaluate
 from circuitgrad.engine.formats.codec import PACKED_THRESHOLD, to_json, to_msgpack
 
 from . import schemas as s
+from .bounds import evaluates_synchronously
 from .context import readable_circuit, rt
 from .evaluations import submit_evaluation
-from .requests import circuit_of, points_of
+from .requests import circuit_of, measured, points_of
 from .tenancy import tenant
 from .wire import JSON, MSGPACK, raw_response, read_body, respond, wants_msgpack
 
@@ -60,8 +61,8 @@ def upload():
     hash: the same circuit always gets the same id.
     """
     r = rt()
-    c = circuit_of(read_body(), r.settings.max_circuit_nodes)
-    summary, new = r.circuits.keep(c, tenant())  # new to this tenant: 201, else 200
+    c = circuit_of(read_body(), r.settings)
+    summary, new = r.circuits.keep(c, tenant(), measured(c))  # new to this tenant: 201, else 200
     return respond(summary, 201 if new else 200, {"Location": f"/v1/circuits/{summary['id']}"})
 
 
@@ -136,6 +137,6 @@ def evaluate_points(circuit_id: str):
     r = rt()
     c = r.circuits.get(circuit_id)
     X = points_of(read_body(), c.inputs)
-    if len(X) > r.settings.max_sync_points:
+    if not evaluates_synchronously(c, len(X), r.settings):
         return submit_evaluation(r, circuit_id, c, X)
     return respond({"outputs": list(c.output_names), "values": evaluate(c, X)})

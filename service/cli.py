@@ -31,6 +31,12 @@ def _worker(args) -> int:
     return 0
 
 
+def _secrets(args) -> int:
+    from .secrets import main
+
+    return main(args.dir)
+
+
 def register(subparsers) -> None:
     """Add ``serve``, ``api`` and ``worker`` to an argparse subparsers object. Each sets
     ``func`` (and ``handler``) to a callable taking the parsed args, returning an exit code."""
@@ -55,8 +61,14 @@ def register(subparsers) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--processes", type=int, default=2, help="gunicorn worker processes (2)")
-    p.add_argument("--threads", type=int, default=8, help="threads per process (8)")
+    p.add_argument("--threads", type=int, default=0, help="unused (gevent serves each connection)")
     p.set_defaults(func=_api, handler=_api)
+
+    p = subparsers.add_parser(
+        "secrets", help="generate the API key and Redis password of a deployment, once"
+    )
+    p.add_argument("--dir", required=True, help="folder of the secrets (a private volume)")
+    p.set_defaults(func=_secrets, handler=_secrets)
 
     p = subparsers.add_parser("worker", help="run a Celery worker against REDIS_URL")
     p.add_argument("--concurrency", type=int, default=1, help="pool processes (1)")

@@ -8,6 +8,7 @@ from circuitgrad.worker.jobs import FINAL
 from circuitgrad.worker.runtime import Runtime
 
 from .errors import NotFound
+from .reuse import settle
 from .tenancy import tenant
 from .waiting import Notifier
 
@@ -30,10 +31,12 @@ def readable_circuit(cid: str) -> dict:
 
 
 def own_job(job_id: str) -> dict:
-    rec = rt().jobs.get(job_id)
+    """The caller's job as it is now (a job reusing a result settles when due), else 404."""
+    r = rt()
+    rec = r.jobs.get(job_id)
     if rec is None or rec.get("tenant") != tenant():
         raise NotFound(f"no job {job_id!r}")
-    return rec
+    return settle(r, rec)
 
 
 def job_document(rec: dict) -> dict:

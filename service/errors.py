@@ -5,11 +5,14 @@
       Unauthorized           401  missing or unknown API key
       NotFound               404  unknown id (also another tenant's)
       MethodNotAllowed       405
+      RequestTimeout         408  the headers or the body did not arrive in time
       Conflict               409  the job is final already
-      PayloadTooLarge        413  body or circuit over the configured limits
+      PayloadTooLarge        413  body, document or circuit over the configured limits
+      UriTooLong             414  request line over gunicorn's limit (the HTTP front)
       UnsupportedMediaType   415  neither JSON nor msgpack
       Invalid                422  well-formed but invalid: ``errors`` names each place
       RateLimited            429  with Retry-After
+      HeadersTooLarge        431  header fields over gunicorn's limits (the HTTP front)
       Unavailable            503  store or queue unreachable, store full; with Retry-After
 
 One handler (``app.py``) turns every exception — ours, werkzeug's, the engine's and the
@@ -59,12 +62,20 @@ class MethodNotAllowed(ApiError):
     status, slug, title = 405, "method-not-allowed", "Method not allowed"
 
 
+class RequestTimeout(ApiError):
+    status, slug, title = 408, "request-timeout", "Request timeout"
+
+
 class Conflict(ApiError):
     status, slug, title = 409, "conflict", "Conflict"
 
 
 class PayloadTooLarge(ApiError):
     status, slug, title = 413, "too-large", "Payload too large"
+
+
+class UriTooLong(ApiError):
+    status, slug, title = 414, "uri-too-long", "URI too long"
 
 
 class UnsupportedMediaType(ApiError):
@@ -82,6 +93,10 @@ class RateLimited(ApiError):
         super().__init__("request rate limit exceeded", headers={"Retry-After": str(retry_after)})
 
 
+class HeadersTooLarge(ApiError):
+    status, slug, title = 431, "headers-too-large", "Request header fields too large"
+
+
 class Unavailable(ApiError):
     status, slug, title = 503, "unavailable", "Service unavailable"
 
@@ -89,4 +104,9 @@ class Unavailable(ApiError):
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
+class NotImplementedStatus(ApiError):
+    status, slug, title = 501, "not-implemented", "Not implemented"
+
+
 BY_STATUS = {cls.status: cls for cls in ApiError.__subclasses__()}
+CLOSE = {"Connection": "close"}  # the HTTP front closes the connection after this answer

@@ -6,19 +6,20 @@ import time
 from datetime import datetime
 from types import SimpleNamespace
 
-import orjson
 from apiflask import APIBlueprint
 
 from circuitgrad.engine.passes.propagate import gradient_names, resolve
 from circuitgrad.worker import batches
-from circuitgrad.worker.errors import BlobMissing
 from circuitgrad.worker.jobs import Status, content_key
 
 from . import schemas as s
+from .bounds import check_gradient
 from .context import is_final, job_document, notifier, own_job, readable_circuit, rt
 from .errors import Conflict
+from .offload import cpu
 from .queue import send_gradient
-from .requests import gradient_request
+from .requests import gradient_request, measured
+from .reuse import due_in, reusable_result, reuse_fields, settle
 from .tenancy import tenant
 from .wire import read_body, respond
 
@@ -41,7 +42,7 @@ def job_response(rec: dict, nodes: int = 0):
 def _unsent(rec: dict) -> bool:
     """Queued, never handed to the broker (the submitting process died or the broker was
     down), and old enough that its submitter is not about to send it."""
-    if rec["status"] != Status.QUEUED or rec.get("enqueued") == "1":
+    if rec["status"] != Status.QUEUED or rec.get("enqueued") == "1" or "reuse" in rec:
         return False
     created = datetime.fromisoformat(rec["created_at"].replace("Z", "+00:00")).timestamp()
     return time.time() - created > UNSENT_GRACE_SECONDS
@@ -74,32 +75,33 @@ def submit():
     request again returns the same job (or its result) at once.
     """
     r = rt()
-    req = gradient_request(read_body(), r.settings.max_circuit_nodes)
+    req = gradient_request(read_body(), r.settings)
+    c = req.circuit
     if req.circuit_id is not None:
         summary = readable_circuit(req.circuit_id)
     else:
-        summary, _ = r.circuits.keep(req.circuit, tenant())  # stored, readable, listed
+        summary, _ = r.circuits.keep(c, tenant(), measured(c))  # stored, readable, listed
     cid = summary["id"]
     # unknown, repeated or empty wrt/of are 422 now, not a failed job later; the engine's
     # own check needs only the names, which the summary has (no need to load the circuit)
     names = SimpleNamespace(inputs=summary["inputs"], output_names=summary["outputs"])
     xs, fs = resolve(names, req.options["wrt"], req.options["of"])
     gradient_names(names, xs, fs, req.options["include_value"])  # unique output names
+    c = r.circuits.get(cid) if c is None else c
+    # O(wires × sweeps): off the loop for a large circuit
+    sizes = cpu(check_gradient, c, req.options, r.settings, heavy=c.n_wires > 200_000)
     key = content_key("gradient", cid, req.options)
     fields = {"circuit_id": cid, "options": req.options}
-    cached = r.redis.get(r.keys.result(key))
-    if cached is not None:
-        result = orjson.loads(cached)
-        try:  # computed before, by anyone, and still stored: no new work
-            r.circuits.grant(result["circuit_id"], tenant())
-            fields.update(status=Status.SUCCEEDED, progress=1, result=result)
-        except BlobMissing:  # expired or deleted since: compute it again
-            pass
+    reused = reusable_result(r, key)
+    if reused is not None:  # computed before, by anyone: a job of this tenant's all the same
+        fields.update(reuse_fields(reused, sizes, req.options["mode"]))
     rec, created = r.jobs.submit(tenant(), "gradient", key, fields)
-    if (created and rec["status"] == Status.QUEUED) or (not created and _unsent(rec)):
+    if "reuse" not in rec and (
+        (created and rec["status"] == Status.QUEUED) or (not created and _unsent(rec))
+    ):
         send_gradient(rec["id"])
         r.jobs.mark_enqueued(rec["id"])
-    return job_response(rec, summary["nodes"])
+    return job_response(rec if created else settle(r, rec), summary["nodes"])
 
 
 @bp.get("/jobs/<job_id>")
@@ -113,7 +115,12 @@ def poll(job_id: str, query_data: dict):
     configured maximum), whichever comes first.
     """
     wait = min(query_data.get("wait") or 0.0, rt().settings.max_wait_seconds)
-    rec = notifier().wait_until(job_id, wait, lambda: own_job(job_id), is_final)
+    deadline = time.monotonic() + wait
+    pending = due_in(own_job(job_id))  # a reused result settles at its time, unannounced
+    if pending is not None and wait > 0:
+        time.sleep(min(pending, wait))
+    remaining = max(0.0, deadline - time.monotonic())
+    rec = notifier().wait_until(job_id, remaining, lambda: own_job(job_id), is_final)
     return respond(job_document(rec), 200)
 
 

@@ -13,12 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from circuitgrad.engine.building.parser import parse_expression
+from circuitgrad.engine.core.measures import measures
 from circuitgrad.engine.errors import MAX_ERRORS, pointer
 from circuitgrad.engine.formats.codec import from_document
 from circuitgrad.engine.formats.validate import describe, float_array, number_error
 from circuitgrad.engine.passes.gradient import MODES
+from circuitgrad.worker.settings import Settings
 
 from .errors import Invalid, PayloadTooLarge
+from .offload import cpu
 
 EXPRESSION_KEYS = ("expression", "inputs", "output")
 SOURCE_KEYS = ("circuit_id", "circuit", "expression")
@@ -43,28 +46,58 @@ def check_keys(doc: Mapping, allowed, where: str = "") -> None:
         raise Invalid(errors=[(where + pointer(k), "unknown field") for k in unknown[:MAX_ERRORS]])
 
 
-def declared_nodes(doc) -> int:
-    """How many vertices a circuit document claims, before it is decoded."""
+OFFLOAD_CHARS = 100_000  # expressions and documents this large are parsed off the loop
+OFFLOAD_GATES = 20_000
+
+
+def _length(x) -> int:
+    return len(x) if isinstance(x, list | bytes) else 0
+
+
+def check_declared(doc, s: Settings, where: str = "") -> None:
+    """413 for a circuit document (or expression request) that declares more inputs,
+    outputs or vertices than the limits, before anything is built from it."""
     if not isinstance(doc, Mapping):
-        return 0
-    n = len(doc["inputs"]) if isinstance(doc.get("inputs"), list) else 0
-    gates = doc.get("gates", doc.get("op"))
-    return n + (len(gates) if isinstance(gates, list | bytes) else 0)
+        return
+    inputs, outputs = _length(doc.get("inputs")), _length(doc.get("outputs"))
+    nodes = inputs + _length(doc.get("gates", doc.get("op")))
+    for count, limit, what, name in (
+        (inputs, s.max_circuit_inputs, "inputs", "CIRCUITGRAD_MAX_CIRCUIT_INPUTS"),
+        (outputs, s.max_circuit_outputs, "outputs", "CIRCUITGRAD_MAX_CIRCUIT_OUTPUTS"),
+        (nodes, s.max_circuit_nodes, "vertices", "CIRCUITGRAD_MAX_CIRCUIT_NODES"),
+    ):
+        if count > limit:
+            raise PayloadTooLarge(
+                f"{where or '/'}: the circuit has {count:,} {what}; the limit is {limit:,} ({name})"
+            )
 
 
-def circuit_of(doc, limit: int, where: str = ""):
+def circuit_of(doc, s: Settings, where: str = ""):
     """A Circuit from a circuit document or an ``{"expression": ...}`` object."""
     require_object(doc, where)
+    check_declared(doc, s, where)
     if "expression" in doc:
         check_keys(doc, EXPRESSION_KEYS, where)
-        c = parse_expression(doc["expression"], doc.get("inputs"), doc.get("output", "f"))
+        if "inputs" in doc and not isinstance(doc["inputs"], list):  # null is no default
+            raise Invalid(errors=[(f"{where}/inputs", "must be a list of input names")])
+        text = doc["expression"]
+        big = isinstance(text, str) and len(text) > OFFLOAD_CHARS
+        c = cpu(parse_expression, text, doc.get("inputs"), doc.get("output", "f"), heavy=big)
     else:
-        if declared_nodes(doc) > limit:
-            raise PayloadTooLarge(f"the circuit has more than {limit} vertices")
-        c = from_document(doc, where)
+        big = _length(doc.get("gates", doc.get("op"))) > OFFLOAD_GATES
+        c = cpu(from_document, doc, where, heavy=big)
+    limit = s.max_circuit_nodes
     if c.n_vertices > limit:
-        raise PayloadTooLarge(f"the circuit has {c.n_vertices} vertices; the limit is {limit}")
+        raise PayloadTooLarge(
+            f"the circuit has {c.n_vertices:,} vertices; the limit is {limit:,} "
+            "(CIRCUITGRAD_MAX_CIRCUIT_NODES)"
+        )
     return c
+
+
+def measured(c) -> dict:
+    """The measures of a circuit about to be stored (a large one's off the loop)."""
+    return cpu(measures, c, heavy=c.n_vertices > OFFLOAD_GATES)
 
 
 @dataclass(frozen=True)
@@ -74,7 +107,7 @@ class GradientRequest:
     options: dict  # mode, wrt, of, include_value, simplify
 
 
-def gradient_request(doc, limit: int) -> GradientRequest:
+def gradient_request(doc, s: Settings) -> GradientRequest:
     require_object(doc)
     given = [k for k in SOURCE_KEYS if k in doc]
     allowed = set(SOURCE_KEYS) | set(OPTION_DEFAULTS)
@@ -97,9 +130,9 @@ def gradient_request(doc, limit: int) -> GradientRequest:
             raise Invalid(errors=[("/circuit_id", "must be a string")])
         return GradientRequest(doc["circuit_id"], None, options)
     if given[0] == "circuit":
-        return GradientRequest(None, circuit_of(doc["circuit"], limit, "/circuit"), options)
+        return GradientRequest(None, circuit_of(doc["circuit"], s, "/circuit"), options)
     source = {k: doc[k] for k in EXPRESSION_KEYS if k in doc}
-    return GradientRequest(None, circuit_of(source, limit), options)
+    return GradientRequest(None, circuit_of(source, s), options)
 
 
 def gradient_options(doc: Mapping) -> dict:
@@ -112,18 +145,18 @@ def gradient_options(doc: Mapping) -> dict:
             errors.append((pointer(key), f"must be true or false, got {describe(options[key])}"))
     for key in ("wrt", "of"):
         names = options[key]
-        if names is None:
+        if names is None and key not in doc:
             continue
         if not isinstance(names, list):
             errors.append((pointer(key), f"must be a list of names, got {describe(names)}"))
             continue
-        errors += [
-            (pointer(key, i), f"must be a name, got {describe(x)}")
-            for i, x in enumerate(names)
-            if not isinstance(x, str)
-        ]
+        for i, x in enumerate(names):
+            if not isinstance(x, str):
+                errors.append((pointer(key, i), f"must be a name, got {describe(x)}"))
+                if len(errors) >= MAX_ERRORS:
+                    break
     if errors:
-        raise Invalid(errors=errors)
+        raise Invalid(errors=errors[:MAX_ERRORS])
     return options
 
 

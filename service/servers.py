@@ -1,15 +1,15 @@
 """The two long-running parts, each in the foreground of its process.
 
-run_api(host, port, processes, threads)   gunicorn serving the Flask app (gthread
-                                          workers: a long poll holds a thread, not a
-                                          process)
+run_api(host, port, processes)            gunicorn serving the Flask app (gevent
+                                          workers, ``front.py``: a long poll or an idle
+                                          connection holds a greenlet, not a thread)
 run_worker(concurrency, name, loglevel)   a Celery worker (prefork: time limits need it;
                                           worker/pool.py)
 
 Both log JSON lines (``worker/logs.py``), write their metrics where
 ``PROMETHEUS_MULTIPROC_DIR`` says (``worker/metrics.py``), and tie their children to
 themselves: gunicorn's workers and Celery's pool processes die with their parent,
-however it ends (``processes.py``).
+however it ends (``worker/processes.py``).
 """
 
 from __future__ import annotations
@@ -32,18 +32,21 @@ def _child_exit(server, worker) -> None:
     mark_dead(worker.pid)
 
 
-def gunicorn_options(host: str, port: int, processes: int, threads: int) -> dict:
+def gunicorn_options(host: str, port: int, processes: int, threads: int = 0) -> dict:
+    """``threads`` is kept for the command line's sake; gevent needs none."""
     from circuitgrad.worker.logs import logging_dict
+    from circuitgrad.worker.settings import settings
 
+    s = settings()
     level = os.environ.get("CIRCUITGRAD_LOG_LEVEL", "info").lower()
     return {
         "bind": f"{host}:{port}",
         "workers": processes,
-        "worker_class": "gthread",
-        "threads": threads,
-        "timeout": 300,  # a 256 MiB upload on a slow link
+        "worker_class": "circuitgrad.service.front.ApiWorker",
+        "worker_connections": s.api_connections,
+        "timeout": 300,  # a process whose loop is blocked this long is restarted
         "graceful_timeout": 10,
-        "keepalive": 5,
+        "keepalive": max(1, round(s.header_timeout)),  # front.py: the header timeout rules
         "errorlog": "-",
         "loglevel": level,
         "logconfig_dict": logging_dict("api", level),  # JSON lines (worker/logs.py)
@@ -54,7 +57,7 @@ def gunicorn_options(host: str, port: int, processes: int, threads: int) -> dict
     }
 
 
-def run_api(host: str = "127.0.0.1", port: int = 8000, processes: int = 2, threads: int = 8):
+def run_api(host: str = "127.0.0.1", port: int = 8000, processes: int = 2, threads: int = 0):
     from gunicorn.app.base import BaseApplication
 
     from circuitgrad.worker.metrics import clean_multiproc_dir

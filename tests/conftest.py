@@ -43,6 +43,10 @@ STACK_ENV = {
     "CIRCUITGRAD_EVAL_CHUNK_POINTS": "400",
     "CIRCUITGRAD_RATE_LIMIT": "0",
     "CIRCUITGRAD_LOG_LEVEL": "WARNING",
+    # the session's Redis has no password and its tests no keys: the compose file's secrets
+    # (generated files) are exercised by test_stack_compose.py's own stack
+    "CIRCUITGRAD_REDIS_PASSWORD_FILE": "",
+    "CIRCUITGRAD_API_KEYS_FILE": "",
 }
 
 

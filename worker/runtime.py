@@ -45,7 +45,7 @@ class Runtime:
 
     @cached_property
     def circuits(self) -> CircuitStore:
-        return CircuitStore(self.blobs)
+        return CircuitStore(self.blobs, self.settings.circuit_cache_bytes)
 
     @cached_property
     def jobs(self) -> JobStore:

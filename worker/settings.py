@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from urllib.parse import quote, urlsplit, urlunsplit
 
 MiB = 1 << 20
 DAY = 86400
@@ -32,10 +33,39 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return float(raw) if raw else default
 
 
+def _secret(env: Mapping[str, str], name: str) -> str:
+    """The contents of the file named by ``name`` (a Docker/Compose secret), stripped; empty
+    when the variable is unset. A named file that cannot be read is an error at start."""
+    path = env.get(name, "").strip()
+    if not path:
+        return ""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError as e:
+        raise ValueError(f"{name}={path!r} cannot be read: {e}") from e
+
+
+def with_password(url: str, password: str) -> str:
+    """``url`` with ``password`` as its Redis password (the user part kept, if any)."""
+    if not password:
+        return url
+    parts = urlsplit(url)
+    user = parts.username or ""
+    host = parts.hostname or "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def parse_api_keys(text: str) -> tuple[tuple[str, str], ...]:
-    """``"key1:tenantA,key2:tenantB"`` -> ((key, tenant), ...); a bare key is its own tenant."""
+    """``"key1:tenantA,key2:tenantB"`` (or one per line) -> ((key, tenant), ...); a bare key
+    is its own tenant."""
     keys = {}
-    for item in text.split(","):
+    for item in text.replace("\n", ",").split(","):
         item = item.strip()
         if not item:
             continue
@@ -60,6 +90,18 @@ class Settings:
     eval_chunk_points: int = 100_000  # points per task of an evaluation job
     max_wait_seconds: float = 30.0  # longest ?wait= on GET /v1/jobs/{id}
     max_drawn_gates: int = 400  # larger circuits are pictured as a summary
+    max_json_body_bytes: int = 64 * MiB  # JSON bodies decode to ~10x their size
+    max_document_items: int = 8_000_000  # values of one decoded body (~70 bytes each)
+    max_circuit_inputs: int = 1_000_000
+    max_circuit_outputs: int = 1_000_000
+    max_result_gates: int = 20_000_000  # predicted raw gradient size of one job
+    max_job_work: int = 1_000_000_000  # predicted sweeps x (vertices + wires) of one job
+    max_sync_work: int = 50_000_000  # vertices x points of a synchronous evaluation
+    circuit_cache_bytes: int = 256 * MiB  # decoded circuits kept per API/worker process
+    # the HTTP front (gunicorn with gevent)
+    header_timeout: float = 10.0  # seconds to send a request's headers (and keep-alive idle)
+    body_timeout: float = 30.0  # seconds a request body (or a response) may stall
+    api_connections: int = 1000  # open connections per API process
     # Celery
     soft_time_limit: int = 1800
     hard_time_limit: int = 1860
@@ -98,7 +140,9 @@ class Settings:
         d = cls()
         hard = _int(env, "CIRCUITGRAD_HARD_TIME_LIMIT", d.hard_time_limit)
         return cls(
-            redis_url=env.get("REDIS_URL") or d.redis_url,
+            redis_url=with_password(
+                env.get("REDIS_URL") or d.redis_url, _secret(env, "CIRCUITGRAD_REDIS_PASSWORD_FILE")
+            ),
             key_prefix=env.get("CIRCUITGRAD_KEY_PREFIX", d.key_prefix),
             queue=env.get("CIRCUITGRAD_QUEUE") or d.queue,
             chunk_bytes=_int(env, "CIRCUITGRAD_CHUNK_BYTES", d.chunk_bytes),
@@ -110,6 +154,17 @@ class Settings:
             eval_chunk_points=_int(env, "CIRCUITGRAD_EVAL_CHUNK_POINTS", d.eval_chunk_points),
             max_wait_seconds=_float(env, "CIRCUITGRAD_MAX_WAIT_SECONDS", d.max_wait_seconds),
             max_drawn_gates=_int(env, "CIRCUITGRAD_MAX_DRAWN_GATES", d.max_drawn_gates),
+            max_json_body_bytes=_int(env, "CIRCUITGRAD_MAX_JSON_BODY_BYTES", d.max_json_body_bytes),
+            max_document_items=_int(env, "CIRCUITGRAD_MAX_DOCUMENT_ITEMS", d.max_document_items),
+            max_circuit_inputs=_int(env, "CIRCUITGRAD_MAX_CIRCUIT_INPUTS", d.max_circuit_inputs),
+            max_circuit_outputs=_int(env, "CIRCUITGRAD_MAX_CIRCUIT_OUTPUTS", d.max_circuit_outputs),
+            max_result_gates=_int(env, "CIRCUITGRAD_MAX_RESULT_GATES", d.max_result_gates),
+            max_job_work=_int(env, "CIRCUITGRAD_MAX_JOB_WORK", d.max_job_work),
+            max_sync_work=_int(env, "CIRCUITGRAD_MAX_SYNC_WORK", d.max_sync_work),
+            circuit_cache_bytes=_int(env, "CIRCUITGRAD_CIRCUIT_CACHE_BYTES", d.circuit_cache_bytes),
+            header_timeout=_float(env, "CIRCUITGRAD_HEADER_TIMEOUT", d.header_timeout),
+            body_timeout=_float(env, "CIRCUITGRAD_BODY_TIMEOUT", d.body_timeout),
+            api_connections=_int(env, "CIRCUITGRAD_API_CONNECTIONS", d.api_connections),
             soft_time_limit=_int(
                 env,
                 "CIRCUITGRAD_SOFT_TIME_LIMIT",
@@ -132,7 +187,11 @@ class Settings:
                 env, "CIRCUITGRAD_STORE_PATIENCE_SECONDS", d.store_patience_seconds
             ),
             job_memory_bytes=_int(env, "CIRCUITGRAD_JOB_MEMORY_BYTES", d.job_memory_bytes),
-            api_keys=parse_api_keys(env.get("CIRCUITGRAD_API_KEYS", "")),
+            api_keys=parse_api_keys(
+                env.get("CIRCUITGRAD_API_KEYS", "")
+                + ","
+                + _secret(env, "CIRCUITGRAD_API_KEYS_FILE")
+            ),
             rate_limit=_int(env, "CIRCUITGRAD_RATE_LIMIT", d.rate_limit),
             warm_up=env.get("CIRCUITGRAD_WARM_UP", "1").strip().lower() not in ("0", "false", "no"),
         )

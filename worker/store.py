@@ -167,21 +167,42 @@ return new
 """
 
 
+NAME_BYTES = 64  # what a short name costs as a Python string, and its slot
+
+
+def circuit_bytes(c) -> int:
+    """About what a decoded circuit holds in memory: its arrays, names and labels."""
+    arrays = (c.op, c.arg_offsets, c.args, c.coeffs, c.param, c.outputs)
+    names = len(c.inputs) + len(c.output_names) + 2 * len(c.labels)
+    chars = sum(map(len, c.inputs)) + sum(map(len, c.output_names))
+    return sum(a.nbytes for a in arrays) + NAME_BYTES * names + chars + 512
+
+
+def summary_bytes(meta: dict) -> int:
+    names = len(meta["inputs"]) + len(meta["outputs"])
+    return (
+        NAME_BYTES * names + sum(map(len, meta["inputs"])) + sum(map(len, meta["outputs"])) + 1024
+    )
+
+
 class CircuitStore:
     """Circuits by content id, readable by the tenants that stored or derived them.
 
-    Decoded circuits (and summaries) are kept in a small per-process cache: they are
-    immutable values, so a cached one can never be stale.
+    Decoded circuits (and summaries) are kept in a per-process cache bounded in bytes
+    (``circuit_bytes``: arrays and names; summaries a sixteenth of the budget): they are
+    immutable values, so a cached one can never be stale. A circuit larger than a quarter
+    of the budget is not kept.
     """
 
     SMALL = 10_000  # vertices: below, encoding is cheaper than asking first
 
-    def __init__(self, blobs: BlobStore, cache_nodes: int = 4_000_000):
+    def __init__(self, blobs: BlobStore, cache_bytes: int = 256 << 20):
         self.blobs = blobs
-        self._cache: OrderedDict[str, object] = OrderedDict()
-        self._cache_nodes, self._cached_nodes = cache_nodes, 0
+        self._cache: OrderedDict[str, tuple[object, int]] = OrderedDict()
+        self._cache_bytes, self._cached_bytes = cache_bytes, 0
         self._lock = threading.Lock()
-        self._summaries: OrderedDict[str, dict] = OrderedDict()
+        self._summaries: OrderedDict[str, tuple[dict, int]] = OrderedDict()
+        self._summary_bytes, self._summaries_bytes = max(cache_bytes // 16, 1 << 20), 0
         self._grant = None
 
     def put(self, c, measured: dict | None = None) -> tuple[dict, bool]:
@@ -199,22 +220,28 @@ class CircuitStore:
 
     def summary(self, cid: str) -> dict | None:
         with self._lock:
-            meta = self._summaries.get(cid)
-        if meta is None:
-            meta = self.blobs.meta(cid)
-            if meta is not None and len(meta["inputs"]) < 10_000:
-                with self._lock:
-                    self._summaries[cid] = meta
-                    if len(self._summaries) > 10_000:
-                        self._summaries.popitem(last=False)
+            found = self._summaries.get(cid)
+            if found is not None:
+                self._summaries.move_to_end(cid)
+                return found[0]
+        meta = self.blobs.meta(cid)
+        if meta is not None:
+            size = summary_bytes(meta)
+            with self._lock:
+                if size <= self._summary_bytes // 4 and cid not in self._summaries:
+                    self._summaries[cid] = (meta, size)
+                    self._summaries_bytes += size
+                    while self._summaries_bytes > self._summary_bytes:
+                        _, (_, old) = self._summaries.popitem(last=False)
+                        self._summaries_bytes -= old
         return meta
 
     def get(self, cid: str):
         with self._lock:
-            c = self._cache.get(cid)
-            if c is not None:
+            found = self._cache.get(cid)
+            if found is not None:
                 self._cache.move_to_end(cid)
-                return c
+                return found[0]
         c = from_msgpack(self.blobs.get(cid))
         self._remember(cid, c)
         return c
@@ -222,10 +249,12 @@ class CircuitStore:
     def forget_cached(self, cid: str) -> None:
         """Drop this process's decoded copy (the circuit was deleted)."""
         with self._lock:
-            c = self._cache.pop(cid, None)
-            self._summaries.pop(cid, None)
-            if c is not None:
-                self._cached_nodes -= c.n_vertices
+            found = self._cache.pop(cid, None)
+            if found is not None:
+                self._cached_bytes -= found[1]
+            meta = self._summaries.pop(cid, None)
+            if meta is not None:
+                self._summaries_bytes -= meta[1]
 
     def delete(self, cid: str) -> None:
         self.forget_cached(cid)
@@ -249,11 +278,12 @@ class CircuitStore:
             raise BlobMissing(cid)
         return bool(new)
 
-    def keep(self, c, tenant: str) -> tuple[dict, bool]:
+    def keep(self, c, tenant: str, measured: dict | None = None) -> tuple[dict, bool]:
         """Store ``c`` for ``tenant``: (its summary, whether it is new to the tenant). A copy
-        reclaimed between storing and granting (another tenant's DELETE) is stored again."""
+        reclaimed between storing and granting (another tenant's DELETE) is stored again.
+        ``measured``: its measures, if known."""
         for _ in range(3):
-            summary, _ = self.put(c)
+            summary, _ = self.put(c, measured)
             try:
                 return summary, self.grant(summary["id"], tenant)
             except BlobMissing:
@@ -265,13 +295,19 @@ class CircuitStore:
             return bool(self.blobs.r.sismember(self.blobs.keys.acl(cid), tenant))
 
     def _remember(self, cid: str, c) -> None:
-        if c.n_vertices > self._cache_nodes // 4:
+        size = circuit_bytes(c)
+        if size > self._cache_bytes // 4:
             return
         with self._lock:
             if cid in self._cache:
                 return
-            self._cache[cid] = c
-            self._cached_nodes += c.n_vertices
-            while self._cached_nodes > self._cache_nodes:
-                _, old = self._cache.popitem(last=False)
-                self._cached_nodes -= old.n_vertices
+            self._cache[cid] = (c, size)
+            self._cached_bytes += size
+            while self._cached_bytes > self._cache_bytes:
+                _, (_, old) = self._cache.popitem(last=False)
+                self._cached_bytes -= old
+
+    def cached_bytes(self) -> tuple[int, int]:
+        """(bytes of cached circuits, bytes of cached summaries), as counted."""
+        with self._lock:
+            return self._cached_bytes, self._summaries_bytes

@@ -39,7 +39,7 @@ class Context:
 
     def input(self, name: str) -> Expr:
         """The input called ``name``, created (as the next input) when new."""
-        e = self._exprs.get(name)
+        e = self._exprs.get(name) if isinstance(name, str) else None
         if e is None:
             check_input_name(name, pointer("inputs", len(self.names)))
             e = Expr(INPUT, self, (), float(len(self.names)))

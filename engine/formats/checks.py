@@ -180,7 +180,8 @@ def check_outputs(outputs, n_vertices: int | None, errs: Errors) -> np.ndarray |
         return None
     arr, bad = index_array(outputs)
     limit = n_vertices if n_vertices is not None else _I64
-    bad = sorted(set(bad) | set(np.flatnonzero((arr < 0) | (arr >= limit)).tolist()))
+    out_of_range = np.flatnonzero((arr < 0) | (arr >= limit))[:MAX_ERRORS].tolist()
+    bad = sorted(set(bad[:MAX_ERRORS]) | set(out_of_range))[:MAX_ERRORS]  # Errors stops there
     for j in bad:
         errs.add(("outputs", j), vertex_error(outputs[j], n_vertices))
     return None if bad or n_vertices is None else arr

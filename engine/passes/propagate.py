@@ -15,7 +15,7 @@ import numpy as np
 
 from ..core.circuit import INDEX, Circuit
 from ..core.ops import ADD, CONST, MUL, MUL0, needs_strong_zero
-from ..errors import Cancelled, CircuitError, pointer
+from ..errors import MAX_ERRORS, Cancelled, CircuitError, pointer
 from . import sweeps
 from .partials import wire_partials_of
 from .provenance import result_origin
@@ -26,6 +26,16 @@ _CODES = np.array([CONST.code, ADD.code, MUL.code], dtype=np.uint8)
 _STRONG_CODES = np.array([CONST.code, ADD.code, MUL0.code], dtype=np.uint8)
 
 
+def _shown(x, limit: int = 40) -> str:
+    """``repr(x)`` for a message, cut short (a name may be huge, an integer too long)."""
+    if isinstance(x, str):
+        text = repr(x[:limit])
+        return text if len(x) <= limit else text[:-1] + "…" + text[-1]
+    if x is None or isinstance(x, bool | float) or (isinstance(x, int) and abs(x) < 10**18):
+        return repr(x)
+    return "a very large integer" if isinstance(x, int) else f"a {type(x).__name__}"
+
+
 def resolve(c: Circuit, wrt=None, of=None) -> tuple[list[int], list[int]]:
     """Input positions for ``wrt`` and output positions for ``of`` (names, or None = all)."""
 
@@ -34,16 +44,25 @@ def resolve(c: Circuit, wrt=None, of=None) -> tuple[list[int], list[int]]:
             return list(range(len(known)))
         if isinstance(names, str):
             names = [names]
+        if len(names) > len(known):  # before looking at any name: O(1) for a huge list
+            raise CircuitError(
+                f"has {len(names)} names; the circuit has only {len(known)} {key} names",
+                pointer(key),
+            )
         index = {n: i for i, n in enumerate(known)}
         errors, seen, picked = [], set(), []
         for i, n in enumerate(names):
             if not isinstance(n, str) or n not in index:
-                errors.append((pointer(key, i), f"{n!r} is not one of the circuit's {key} names"))
+                errors.append(
+                    (pointer(key, i), f"{_shown(n)} is not one of the circuit's {key} names")
+                )
             elif n in seen:
-                errors.append((pointer(key, i), f"{n!r} is named twice"))
+                errors.append((pointer(key, i), f"{_shown(n)} is named twice"))
             else:
                 seen.add(n)
                 picked.append(index[n])
+            if len(errors) >= MAX_ERRORS:
+                break
         if not names:
             errors.append((pointer(key), "is empty: the Jacobian would have no entries"))
         if errors:

@@ -39,13 +39,24 @@ def test_compose_topology():
         "--maxmemory ",
     ):
         assert needed in flags
-    assert any(v.endswith(":/data") for v in redis["volumes"])
-    assert "redis-cli" in redis["healthcheck"]["test"]
+    assert any(isinstance(v, str) and v.endswith(":/data") for v in redis["volumes"])
+    assert "redis-cli ping" in " ".join(redis["healthcheck"]["test"])
     assert "/v1/ready" in " ".join(api["healthcheck"]["test"])
     assert "inspect ping" in " ".join(worker["healthcheck"]["test"])
     assert api["depends_on"]["redis"]["condition"] == "service_healthy"
     assert api["depends_on"]["worker"]["condition"] == "service_healthy"
     assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+    # safe to expose: secrets generated first, Redis and workers on an internal network
+    secrets = COMPOSE["services"]["secrets"]
+    assert redis["depends_on"]["secrets"]["condition"] == "service_completed_successfully"
+    assert redis["command"][1].endswith("/redis.conf")  # requirepass, generated
+    assert COMPOSE["networks"]["backend"]["internal"] is True
+    assert redis["networks"] == worker["networks"] == ["backend"]
+    assert set(api["networks"]) == {"backend", "frontend"} and "ports" not in redis
+    assert secrets["network_mode"] == "none"
+    env = api["environment"]
+    assert env["CIRCUITGRAD_API_KEYS_FILE"].startswith("/run/circuitgrad-secrets/")
+    assert env["CIRCUITGRAD_REDIS_PASSWORD_FILE"].startswith("/run/circuitgrad-secrets/")
     # scalable with --scale worker=N: nothing that two replicas could not share
     assert "container_name" not in worker and "ports" not in worker
     assert (ROOT / "Dockerfile").exists()
@@ -56,7 +67,7 @@ def test_every_command_of_the_compose_file_exists():
 
     parser = argparse.ArgumentParser(prog="circuitgrad")
     register(parser.add_subparsers(dest="command", required=True))
-    for name in ("api", "worker"):
+    for name in ("api", "worker", "secrets"):
         command = COMPOSE["services"][name]["command"]
         assert command[0] == "circuitgrad"
         parser.parse_args(command[1:])  # exits on an unknown option
@@ -113,12 +124,18 @@ def test_the_worker_healthcheck_command_answers(stack):
     assert b"pong" in done.stdout
 
 
-def test_compose_environment_is_what_the_settings_read():
+def test_compose_environment_is_what_the_settings_read(tmp_path):
+    from circuitgrad.service.secrets import ensure_secrets
     from circuitgrad.worker.settings import Settings
 
-    _, env = None, COMPOSE["services"]["worker"]["environment"]
-    s = Settings.from_env({k: str(v) for k, v in env.items()})
-    assert s.redis_url == "redis://redis:6379/0"
+    env = {k: str(v) for k, v in COMPOSE["services"]["worker"]["environment"].items()}
+    paths = ensure_secrets(tmp_path)  # what the secrets service writes into its volume
+    env["CIRCUITGRAD_REDIS_PASSWORD_FILE"] = str(paths["redis_password"])
+    env["CIRCUITGRAD_API_KEYS_FILE"] = str(paths["api_keys"])
+    s = Settings.from_env(env)
+    password = paths["redis_password"].read_text().strip()
+    assert s.redis_url == f"redis://:{password}@redis:6379/0"
+    assert [t for _, t in s.api_keys] == ["default"] and s.api_keys[0][0].startswith("cg_")
     assert s.visibility_timeout > s.hard_time_limit > s.soft_time_limit
     own = {"CIRCUITGRAD_METRICS_PORT": "9100"}  # a worker shows its own metrics
     assert COMPOSE["services"]["api"]["environment"] == {
@@ -126,3 +143,7 @@ def test_compose_environment_is_what_the_settings_read():
     }
     assert {k: env[k] for k in own} == own
     assert os.path.isabs(env["NUMBA_CACHE_DIR"])
+    assert (
+        ensure_secrets(tmp_path) == paths
+        and paths["redis_password"].read_text().strip() == password
+    )

@@ -3,6 +3,7 @@ worker processes are in tests/integration)."""
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -255,21 +256,47 @@ def test_tenants_see_only_their_own(service_settings):
     assert c.post("/v1/circuits", json={"expression": "alice*x"}, headers=b).status_code == 201
 
 
-def test_result_computed_for_one_tenant_is_reused_for_another(service_settings):
+def test_result_computed_for_one_tenant_is_reused_unseen_by_another(service_settings):
+    """Tenant 2 asking what tenant 1 computed gets what a first computation gives: 202,
+    a fresh queued job (same fields), the result circuit unreadable until the job
+    succeeds; the job then succeeds without a worker (nothing is sent to the queue)."""
     s = replace(service_settings, api_keys=(("k1", "t1"), ("k2", "t2")))
     c = create_app(s).test_client()
     rt = runtime(s)
-    body = {"expression": "sigmoid(w) * w"}
-    first = c.post("/v1/gradients", json=body, headers={"Authorization": "Bearer k1"}).get_json()
+    k1, k2 = ({"Authorization": f"Bearer {k}"} for k in ("k1", "k2"))
+    body = {"expression": f"sigmoid(w) * w * {uuid.uuid4().int % 1000}"}
+    r1 = c.post("/v1/gradients", json=body, headers=k1)
+    first = r1.get_json()
     work.run_gradient(rt, first["id"], "w")
-    r = c.post("/v1/gradients", json=body, headers={"Authorization": "Bearer k2"})
-    other = r.get_json()
-    assert r.status_code == 200 and other["status"] == "succeeded" and other["id"] != first["id"]
-    result_id = other["result"]["circuit_id"]
-    assert (
-        c.get(f"/v1/circuits/{result_id}", headers={"Authorization": "Bearer k2"}).status_code
-        == 200
-    )
+    r2 = c.post("/v1/gradients", json=body, headers=k2)
+    other = r2.get_json()
+    assert (r2.status_code, other["status"], other["progress"]) == (202, "queued", 0)
+    assert other["id"] != first["id"] and other["result"] is None
+    assert set(other) == set(first) and set(r2.headers.keys()) == set(r1.headers.keys())
+    assert other["created_at"] >= first["updated_at"]
+    done = c.get(f"/v1/jobs/{other['id']}?wait=5", headers=k2).get_json()
+    assert done["status"] == "succeeded" and done["progress"] == 1
+    result_id = done["result"]["circuit_id"]
+    assert c.get(f"/v1/circuits/{result_id}", headers=k2).status_code == 200
+    assert rt.jobs.get(other["id"])["deliveries"] == 0  # no worker took it
+    again = c.post("/v1/gradients", json=body, headers=k2)  # this tenant's resubmission
+    assert again.status_code == 200 and again.get_json()["id"] == other["id"]
+
+
+def test_a_reused_result_is_unreadable_until_its_job_succeeds(service_settings):
+    s = replace(service_settings, api_keys=(("k1", "t1"), ("k2", "t2")))
+    c = create_app(s).test_client()
+    k1, k2 = ({"Authorization": f"Bearer {k}"} for k in ("k1", "k2"))
+    body = {"expression": f"exp(q) * q * {uuid.uuid4().int % 1000}"}
+    first = c.post("/v1/gradients", json=body, headers=k1).get_json()
+    work.run_gradient(runtime(s), first["id"], "w")
+    result_id = c.get(f"/v1/jobs/{first['id']}", headers=k1).get_json()["result"]["circuit_id"]
+    other = c.post("/v1/gradients", json=body, headers=k2).get_json()
+    assert c.get(f"/v1/circuits/{result_id}", headers=k2).status_code == 404
+    cancelled = c.delete(f"/v1/jobs/{other['id']}", headers=k2).get_json()
+    assert cancelled["status"] == "cancelled"
+    assert c.get(f"/v1/jobs/{other['id']}?wait=1", headers=k2).get_json()["status"] == "cancelled"
+    assert c.get(f"/v1/circuits/{result_id}", headers=k2).status_code == 404
 
 
 def test_ready_needs_a_live_worker(service_settings, rt):
