@@ -16,6 +16,7 @@ from . import pages
 from . import schemas as s
 from .context import job_document, readable_circuit, rt
 from .errors import NotFound
+from .reuse import settle
 from .tenancy import tenant
 from .wire import respond
 
@@ -78,7 +79,7 @@ def list_jobs(query_data: dict):
     page = catalog.jobs_page(r, tenant(), size, status, kind, after, before, cursor)
     return respond(
         {
-            "jobs": [job_document(rec) for rec in page.items],
+            "jobs": [job_document(settle(r, rec)) for rec in page.items],  # reuse.py
             "next_page_token": pages.encode(r, bound, page.cursor),
         }
     )

@@ -11,8 +11,9 @@ shows) the cached result and the time it is *due*: now plus what computing it wo
 estimated from the request alone (a base latency, plus the predicted raw gates at the
 workers' rate). Until then reads show it ``running`` with progress growing with time;
 the first read at or after the due time commits the result with the workers' own script
-(the tenant may read the result circuit from then on, the done channel wakes long polls).
-No worker is involved. The estimate depends on nothing but the request, so the timing a
+(the tenant may read the result circuit from then on, the done channel wakes long polls),
+and if nobody reads it the workers' reaper does at the due time (worker/watch.py). No
+worker computes anything. The estimate depends on nothing but the request, so the timing a
 tenant sees is a function of what it asked, not of what others did. What stays visible:
 load. A fresh job waits in the queue behind other work; a reused one does not (docs).
 """
@@ -79,11 +80,7 @@ def settle(r: Runtime, rec: dict) -> dict:
             r.jobs.progress(rec["id"], round(fraction, 2))
             rec = r.jobs.get(rec["id"]) or rec
         return rec
-    result = orjson.loads(rec["reuse"])
-    if r.blobs.exists(result["circuit_id"]):
-        r.jobs.succeed(rec, result)  # grants the tenant the result circuit, wakes waiters
-    else:  # expired meanwhile: compute it after all
-        r.redis.hdel(r.keys.job(rec["id"]), "reuse", "due_at")
+    if not r.jobs.commit_reused(rec, r.blobs.exists):  # expired meanwhile: compute it
         send_gradient(rec["id"])
     return r.jobs.get(rec["id"]) or rec
 

@@ -44,8 +44,8 @@ if st == 'queued' then
   redis.call('SADD', KEYS[4], id)
   redis.call('EXPIRE', KEYS[4], tonumber(ARGV[2]))
 end
-if not final[st] then
-  redis.call('ZADD', KEYS[2], tonumber(ARGV[5]), id)
+if not final[st] then  -- a job reusing a result is looked at when it is due
+  redis.call('ZADD', KEYS[2], tonumber(redis.call('HGET', rec, 'due_at') or ARGV[5]), id)
   redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))  -- idle for the retention: all expired
 end
 return {id, 1, redis.call('HGETALL', rec)}
@@ -97,7 +97,8 @@ return 1
 """
 
 # KEYS: record, active, chunks done  ARGV: job id, now, first recheck, longest recheck
-# -> {'gone'} (final or expired: out of the set), {'alive'} (lease renewed meanwhile),
+# -> {'gone'} (final or expired: out of the set), {'alive'} (lease renewed meanwhile, or
+# a reused result not due yet), {'settle'} (a reused result due: the caller commits it),
 # or {'send', kind, chunks, done chunk indices...}: the caller sends the job's messages
 # again. The recheck delay doubles with each send, up to the longest.
 REAP = (
@@ -109,6 +110,15 @@ if (not st) or final[st] then
   return {'gone'}
 end
 local now = tonumber(ARGV[2])
+local due = redis.call('HGET', KEYS[1], 'due_at')
+if due then  -- a job reusing a result (service/reuse.py): no worker runs it, it settles
+  if tonumber(due) > now then
+    redis.call('ZADD', KEYS[2], tonumber(due), ARGV[1])
+    return {'alive'}
+  end
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
+  return {'settle'}
+end
 if st == 'running' then
   local lease = tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0')
   if lease > now then

@@ -195,8 +195,9 @@ class JobStore:
         return [j.decode() for j in found]
 
     def reap(self, job_id: str) -> tuple[str, str, int, set[int]]:
-        """Look at one due job: ('gone' | 'alive' | 'send', kind, chunks, done chunks). On
-        'send' the job is queued again and the caller must send its messages."""
+        """Look at one due job: ('gone' | 'alive' | 'settle' | 'send', kind, chunks, done
+        chunks). On 'send' the job is queued again and the caller must send its messages;
+        on 'settle' it must commit the result the job reuses (``commit_reused``)."""
         lease = self.lease
         args = [job_id, repr(time.time()), lease.requeue_after, lease.requeue_max]
         keys = [self.keys.job(job_id), self.keys.active(), self.keys.job_done(job_id)]
@@ -245,6 +246,18 @@ class JobStore:
         args += [repr(now_ms()), result["circuit_id"]]
         with store_errors():
             return bool(self._succeed(keys=keys, args=args))
+
+    def commit_reused(self, rec: dict, stored) -> bool:
+        """A job that reuses another's result (fields ``reuse``, ``due_at``), now due:
+        succeeded with that result if ``stored(circuit id)`` still, True; else the fields
+        are dropped and the job must be computed after all (sent), False."""
+        result = orjson.loads(rec["reuse"])
+        if stored(result["circuit_id"]):
+            self.succeed(rec, result)  # grants the result circuit, wakes the long polls
+            return True
+        with store_errors():
+            self.r.hdel(self.keys.job(rec["id"]), "reuse", "due_at")
+        return False
 
     def fail(self, job_id: str, problem: dict, retryable: bool = False) -> bool:
         return self.finish(job_id, Status.FAILED, error=problem, retryable=int(retryable))[0]

@@ -60,7 +60,12 @@ def reap(rt: Runtime, send, owner: str, limit: int = 200) -> int:
     try:
         for job_id in rt.jobs.due(limit):
             outcome, kind, chunks, done = rt.jobs.reap(job_id)
-            if outcome != "send":
+            if outcome == "settle":  # a reused result, due: commit it, or compute it
+                rec = rt.jobs.get(job_id)
+                if rec is None or rt.jobs.commit_reused(rec, rt.blobs.exists):
+                    continue
+                kind = "gradient"
+            elif outcome != "send":
                 continue
             if kind == "evaluation":
                 for i in range(chunks):
