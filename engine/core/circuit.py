@@ -16,6 +16,7 @@ from types import MappingProxyType
 import numpy as np
 
 INDEX = np.int64  # vertex numbers and offsets
+MAX_NAME_BYTES = 1024  # an input name's longest encoding (circuit-format.md)
 
 
 def _frozen(a: np.ndarray, dtype) -> np.ndarray:

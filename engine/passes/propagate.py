@@ -13,45 +13,13 @@ from collections.abc import Callable
 import numpy as np
 
 from ..core.circuit import INDEX, Circuit
+from ..core.layout import jacobian_names, resolve
 from ..core.ops import ADD, CONST, MUL
-from ..errors import Cancelled, CircuitError, pointer
+from ..errors import Cancelled
 from . import sweeps
 from .partials import wire_partials_of
 
 _CODES = np.array([CONST.code, ADD.code, MUL.code], dtype=np.uint8)
-
-
-def resolve(c: Circuit, wrt=None, of=None) -> tuple[list[int], list[int]]:
-    """Input positions for ``wrt`` and output positions for ``of`` (names, or None = all)."""
-
-    def pick(names, known, key):
-        if names is None:
-            return list(range(len(known)))
-        if isinstance(names, str):
-            names = [names]
-        index = {n: i for i, n in enumerate(known)}
-        errors, seen, picked = [], set(), []
-        for i, n in enumerate(names):
-            if not isinstance(n, str) or n not in index:
-                errors.append((pointer(key, i), f"{n!r} is not one of the circuit's {key} names"))
-            elif n in seen:
-                errors.append((pointer(key, i), f"{n!r} is named twice"))
-            else:
-                seen.add(n)
-                picked.append(index[n])
-        if not names:
-            errors.append((pointer(key), "is empty: the Jacobian would have no entries"))
-        if errors:
-            from ..errors import ErrorItem
-
-            raise CircuitError([ErrorItem(p, m) for p, m in errors])
-        return picked
-
-    xs = pick(wrt, c.inputs, "wrt")
-    fs = pick(of, c.output_names, "of")
-    if not c.inputs:
-        raise CircuitError("the circuit has no inputs: the Jacobian would have no entries", "/wrt")
-    return xs, fs
 
 
 def activity(c: Circuit, xs, fs) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +33,7 @@ def activity(c: Circuit, xs, fs) -> tuple[np.ndarray, np.ndarray]:
 
 
 def gradient_names(c: Circuit, xs, fs) -> list[str]:
-    return [f"d{c.output_names[i]}/d{c.inputs[j]}" for i in fs for j in xs]
+    return jacobian_names(c.inputs, c.output_names, xs, fs)
 
 
 class _Buffer:
@@ -131,7 +99,69 @@ class _Buffer:
         )
 
 
-def _hooks(progress, should_stop):
+class Sweeps:
+    """What the sweeps of one pass over ``c`` share: the partials of the wires that matter
+    (``wrt`` inputs ``xs`` to ``of`` outputs ``fs``), the result's growing arrays (``buf``,
+    starting with c itself) and scratch. ``run`` does one sweep; ``at(v)`` then reads the
+    derivative it left at vertex v as (handle, scale)."""
+
+    def __init__(self, c: Circuit, xs, fs):
+        self.c = c
+        self.depends, self.needed = activity(c, xs, fs)
+        active = self.depends & self.needed
+        P = wire_partials_of(c, active)
+        wires_active = int(np.count_nonzero(active[c.wire_owner()]))
+        vertices_active = int(np.count_nonzero(active))
+        # bounds of what one sweep emits (its kernels do not check): per wire one mul of ≤ 3
+        # args, per vertex one add of ≤ 2 terms per wire + its seeds + a constant
+        self.per_sweep = (
+            wires_active + vertices_active + 2,
+            5 * wires_active + vertices_active + 2,
+        )
+        self.buf = _Buffer(c, P.emitter.arrays(), *self.per_sweep)
+        self.P = (P.scale, P.offset, P.f0, P.f1)
+        self.P_reverse = None  # the partials in reverse CSR order, for backward sweeps
+        self.deriv, self.dscale = np.empty(P.emitter.next, INDEX), np.zeros(P.emitter.next)
+        terms = 2 * int(np.max(np.bincount(c.args, minlength=1), initial=1)) + 2
+        self.terms = max(terms, 2 * int(np.max(c.arity(), initial=1)) + 2)
+        self.scratch = np.empty(3, INDEX)
+
+    def run(self, direction: str, seeds, handles) -> None:
+        """One ``"forward"`` or ``"backward"`` sweep from the vertices ``seeds``, seed i with
+        derivative ``handles[i]`` (``sweeps.ONE`` or a vertex of the result)."""
+        seeds, handles = np.asarray(seeds, INDEX), np.asarray(handles, INDEX)
+        order = np.argsort(seeds, kind="stable")
+        if direction == "backward":
+            order = order[::-1]
+        seeds, handles = seeds[order], handles[order]
+        gates, wires = self.per_sweep
+        self.buf.reserve(gates + len(seeds), wires + 2 * len(seeds))
+        tv, tc = np.empty(self.terms + len(seeds), INDEX), np.empty(self.terms + len(seeds))
+        self.deriv[:] = sweeps.NONE
+        c, buf = self.c, self.buf
+        shared = (buf.tuple, 0, _CODES, self.deriv, self.dscale, tv, tc, self.scratch)
+        if direction == "forward":
+            sweeps.forward_sweep(
+                seeds, handles, c.arg_offsets, c.args, self.needed, self.P, *shared
+            )
+            return
+        if self.P_reverse is None:  # wires grouped by the vertex they read: sequential reads
+            rev_off, rev_wire, consumer = sweeps.reverse_csr(c.arg_offsets, c.args)
+            self.P_reverse = (rev_off, consumer, tuple(a[rev_wire] for a in self.P))
+        rev_off, consumer, P = self.P_reverse
+        sweeps.backward_sweep(seeds, handles, consumer, rev_off, self.depends, P, *shared)
+
+    def at(self, v: int) -> tuple[int, float]:
+        return int(self.deriv[v]), float(self.dscale[v])
+
+    def circuit(self, handles, values, names) -> Circuit:
+        """The result: outputs ``values`` (vertices of c) then the derivatives ``handles``."""
+        self.buf.reserve(len(handles) + 2, len(handles))
+        out = [int(v) for v in values] + [self.buf.vertex(*h) for h in handles]
+        return self.buf.circuit(self.c, np.array(out, INDEX), names)
+
+
+def hooks(progress, should_stop):
     def tick(done: float) -> None:
         if should_stop is not None and should_stop():
             raise Cancelled()
@@ -152,50 +182,29 @@ def propagate(
 ) -> Circuit:
     """The raw Jacobian circuit by ``mode`` "forward" or "backward" (no simplification)."""
     xs, fs = resolve(c, wrt, of)
-    tick = _hooks(progress, should_stop)
+    tick = hooks(progress, should_stop)
     tick(0.0)
-    depends, needed = activity(c, xs, fs)
-    active = depends & needed
-    P = wire_partials_of(c, active)
+    S = Sweeps(c, xs, fs)
     tick(0.1)
-
-    E = P.emitter
-    wires_active = int(np.count_nonzero(active[c.wire_owner()]))
-    vertices_active = int(np.count_nonzero(active))
-    per_sweep = (wires_active + vertices_active + 2, 5 * wires_active + vertices_active + 2)
-    buf = _Buffer(c, E.arrays(), *per_sweep)
-    P_arrays = (P.scale, P.offset, P.f0, P.f1)
-    deriv, dscale = np.empty(E.next, INDEX), np.zeros(E.next)
-    terms = 2 * int(np.max(np.bincount(c.args, minlength=1), initial=1)) + 2
-    terms = max(terms, 2 * int(np.max(c.arity(), initial=1)) + 2)
-    tv, tc, scratch = np.empty(terms, INDEX), np.empty(terms), np.empty(3, INDEX)
-    seeds_list = xs if mode == "forward" else [int(c.outputs[i]) for i in fs]
-    results: dict[int, list[int]] = {}
-    if mode == "backward":  # wires grouped by the vertex they read, for sequential access
-        rev_off, rev_wire, consumer = sweeps.reverse_csr(c.arg_offsets, c.args)
-        P_arrays = tuple(a[rev_wire] for a in P_arrays)
-    for k, seed in enumerate(seeds_list):
-        buf.reserve(*per_sweep)
-        deriv[:] = sweeps.NONE
-        shared = (P_arrays, buf.tuple, 0, _CODES, deriv, dscale, tv, tc, scratch)
+    seeds = xs if mode == "forward" else [int(c.outputs[i]) for i in fs]
+    one = [sweeps.ONE]
+    results: list[list[tuple[int, float]]] = []
+    for k, seed in enumerate(seeds):
+        S.run(mode, [seed], one)
         if mode == "forward":
-            sweeps.forward_sweep(seed, c.arg_offsets, c.args, needed, *shared)
-            results[k] = [(int(deriv[c.outputs[i]]), dscale[c.outputs[i]]) for i in fs]
+            results.append([S.at(c.outputs[i]) for i in fs])
         else:
-            sweeps.backward_sweep(seed, consumer, rev_off, depends, *shared)
-            results[k] = [(int(deriv[x]), dscale[x]) for x in xs]
-        tick(0.1 + 0.9 * (k + 1) / len(seeds_list))
+            results.append([S.at(x) for x in xs])
+        tick(0.1 + 0.9 * (k + 1) / len(seeds))
     if mode == "forward":  # results[j][i] = ∂f_i/∂x_j; emit row-major over (i, j)
         handles = [results[j][i] for i in range(len(fs)) for j in range(len(xs))]
     else:
         handles = [results[i][j] for i in range(len(fs)) for j in range(len(xs))]
-    buf.reserve(len(handles) + 2, len(handles))
-    out = [buf.vertex(*h) for h in handles]
     names = gradient_names(c, xs, fs)
+    values = c.outputs if include_value else []
     if include_value:
-        out = [int(v) for v in c.outputs] + out
         names = list(c.output_names) + names
-    return buf.circuit(c, np.array(out, INDEX), names)
+    return S.circuit(handles, values, names)
 
 
 def forward_propagate(c: Circuit, wrt=None, of=None, **hooks) -> Circuit:
