@@ -15,6 +15,7 @@ from .building.builder import CircuitBuilder
 from .building.expr import Expr, build, inputs
 from .building.parser import parse_expression
 from .core.circuit import Circuit
+from .core.layout import MODES
 from .core.ops import OPS
 from .errors import Cancelled, CircuitError, ErrorItem
 from .formats.codec import (
@@ -29,17 +30,19 @@ from .formats.codec import (
     to_msgpack,
     to_packed,
 )
+from .passes.predict import predicted_size
 from .passes.propagate import backward_propagate, forward_propagate
 
 from .evaluation.evaluate import evaluate, evaluate_reference  # isort: skip
-from .passes.gradient import ENGINE_VERSION, Gradient, differentiate, gradient  # isort: skip
+from .passes.gradient import ENGINE_VERSION, Gradient, differentiate, gradient, hvp, jvp, vjp  # isort: skip  # noqa: E501
 from .core.measures import measures  # isort: skip
 from .passes.simplify import simplify  # isort: skip
 
 __all__ = [
     "ENGINE_VERSION", "OPS", "Cancelled", "Circuit", "CircuitBuilder", "CircuitError",
-    "ErrorItem", "Expr", "Gradient", "backward_propagate", "build", "content_id",
+    "ErrorItem", "Expr", "Gradient", "MODES", "backward_propagate", "build", "content_id",
     "differentiate", "dump", "evaluate", "evaluate_reference", "forward_propagate",
-    "from_document", "from_json", "from_msgpack", "gradient", "inputs", "load", "measures",
-    "parse_expression", "simplify", "to_document", "to_json", "to_msgpack", "to_packed",
+    "from_document", "from_json", "from_msgpack", "gradient", "hvp", "inputs", "jvp", "load",
+    "measures", "parse_expression", "predicted_size", "simplify", "to_document", "to_json",
+    "to_msgpack", "to_packed", "vjp",
 ]  # fmt: skip

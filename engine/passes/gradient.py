@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from ..core.circuit import Circuit
+from ..core.layout import MODES, Layout, layout, resolve
 from ..core.measures import measures
-from ..errors import CircuitError
+from .directional import directional, hessian_vector, one_sweep_bound
 from .predict import predicted_sizes
-from .propagate import activity, propagate, resolve
+from .propagate import activity, propagate
 
 ENGINE_VERSION = "1"  # bump when results for the same request may differ
-MODES = ("backward", "forward", "auto")
+__all__ = ["ENGINE_VERSION", "MODES", "Gradient", "differentiate", "gradient", "jvp", "vjp", "hvp"]
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,12 @@ class Gradient:
     mode: str  # the mode actually used
     source_circuit: Circuit  # the differentiated circuit
     raw_circuit: Circuit  # the result before simplification
-    bound: int | None  # Theorem 3: 3·m·wires + nodes of the source for m outputs (backward)
+    # Theorem 3: 3·m·wires + nodes of the source for m outputs (backward); for one sweep
+    # (jvp, vjp; hvp's over the gradient circuit) nodes + k + 3·wires (directional.py)
+    bound: int | None
     predicted: dict | None = None  # auto mode: predicted raw sizes of both modes
+    layout: Layout | None = None  # the result's inputs and outputs
+    gradient_circuit: Circuit | None = None  # hvp: the gradient circuit it differentiated
 
     # measures are computed when asked for: the pass itself never needs them
     @cached_property
@@ -45,6 +50,8 @@ class Gradient:
             out["theorem3_bound"] = self.bound
         if self.predicted is not None:
             out["predicted"] = self.predicted
+        if self.gradient_circuit is not None:
+            out["gradient"] = measures(self.gradient_circuit)
         return out
 
 
@@ -65,15 +72,26 @@ def differentiate(
     progress: Callable[[float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Gradient:
-    """The Jacobian of ``c``'s outputs ``of`` by its inputs ``wrt`` as a circuit."""
-    if mode not in MODES:
-        raise CircuitError(f"unknown mode {mode!r}; one of {', '.join(MODES)}", "/mode")
-    predicted = None
+    """The derivative of ``c``'s outputs ``of`` by its inputs ``wrt`` as a circuit: the
+    Jacobian (``backward``, ``forward``, ``auto``), J·v (``jvp``), uᵀ·J (``vjp``) or H·v
+    (``hvp``); ``core/layout.py`` names the result's inputs and outputs."""
+    lay = layout(c, mode, wrt, of, include_value)
+    predicted, G = None, None
     if mode == "auto":
         mode, predicted = choose_mode(c, wrt, of)
     # the pass reports 0..0.9 of the progress; simplification the rest
     scaled = None if progress is None else (lambda f: progress(0.9 * f))
-    raw = propagate(c, mode, wrt, of, include_value, progress=scaled, should_stop=should_stop)
+    hooks = {"progress": scaled, "should_stop": should_stop}
+    if mode in ("forward", "backward"):
+        raw = propagate(c, mode, wrt, of, include_value, **hooks)
+        # Theorem 3 per output: rule gates are shared, each output adds ≤ 2 gates per wire
+        bound = 3 * len(lay.fs) * c.n_wires + c.n_vertices if mode == "backward" else None
+    elif mode in ("jvp", "vjp"):
+        raw = directional(c, lay, **hooks)
+        bound = one_sweep_bound(c, lay, c.outputs[list(lay.fs)])
+    else:
+        G, raw = hessian_vector(c, lay, simplify, **hooks)
+        bound = one_sweep_bound(G, lay, G.outputs[lay.values :])
     result = raw
     if simplify:
         from .simplify import simplify as simplify_pass
@@ -85,12 +103,27 @@ def differentiate(
             raise Cancelled()
     if progress is not None:
         progress(1.0)
-    # Theorem 3 per output: rule gates are shared, each output adds ≤ 2 gates per wire
-    m = len(resolve(c, wrt, of)[1])
-    bound = 3 * m * c.n_wires + c.n_vertices if mode == "backward" else None
-    return Gradient(result, mode, c, raw, bound, predicted)
+    return Gradient(result, mode, c, raw, bound, predicted, lay, G)
 
 
 def gradient(c: Circuit, **options) -> Circuit:
-    """Just the Jacobian circuit of ``differentiate``."""
+    """Just the result circuit of ``differentiate``."""
     return differentiate(c, **options).circuit
+
+
+def jvp(c: Circuit, wrt=None, of=None, **options) -> Circuit:
+    """J·v as a circuit: inputs ``c``'s then ``tangent[x]`` per ``wrt`` input, outputs
+    ``jvp[f]`` per ``of`` output (options as ``differentiate``)."""
+    return differentiate(c, "jvp", wrt, of, **options).circuit
+
+
+def vjp(c: Circuit, wrt=None, of=None, **options) -> Circuit:
+    """uᵀ·J as a circuit: inputs ``c``'s then ``cotangent[f]`` per ``of`` output, outputs
+    ``vjp[x]`` per ``wrt`` input."""
+    return differentiate(c, "vjp", wrt, of, **options).circuit
+
+
+def hvp(c: Circuit, wrt=None, of=None, **options) -> Circuit:
+    """H·v of the one output ``of`` as a circuit: inputs ``c``'s then ``tangent[x]`` per
+    ``wrt`` input, outputs ``hvp[x]`` per ``wrt`` input."""
+    return differentiate(c, "hvp", wrt, of, **options).circuit
