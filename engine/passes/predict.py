@@ -93,7 +93,7 @@ def predicted_sizes(c: Circuit, xs: list[int], fs: list[int], depends, needed) -
     return {"forward": base + 2 * fwd, "backward": base + 2 * bwd}
 
 
-HVP_FACTOR = 6.0  # raw hvp / predicted one-sweep size, measured (docs/modes.md)
+HVP_FACTOR = 2.5  # raw hvp / predicted one-sweep size: 0.5–2.4 measured (docs/modes.md)
 
 
 def predicted_size(c: Circuit, mode: str, wrt=None, of=None) -> float:
