@@ -34,6 +34,7 @@ from .passes.predict import predicted_size
 from .passes.propagate import backward_propagate, forward_propagate
 
 from .evaluation.evaluate import evaluate, evaluate_reference  # isort: skip
+from .evaluation.verify import verify  # isort: skip
 from .passes.gradient import ENGINE_VERSION, Gradient, differentiate, gradient, hvp, jvp, vjp  # isort: skip  # noqa: E501
 from .core.measures import measures  # isort: skip
 from .passes.simplify import simplify  # isort: skip
@@ -44,5 +45,5 @@ __all__ = [
     "differentiate", "dump", "evaluate", "evaluate_reference", "forward_propagate",
     "from_document", "from_json", "from_msgpack", "gradient", "hvp", "inputs", "jvp", "load",
     "measures", "parse_expression", "predicted_size", "simplify", "to_document", "to_json",
-    "to_msgpack", "to_packed", "vjp",
+    "to_msgpack", "to_packed", "verify", "vjp",
 ]  # fmt: skip

@@ -1,0 +1,160 @@
+"""A derivative circuit checked against its source by directional central differences.
+
+    verify(source, result, mode, wrt, of, include_value, seed=0) -> the verification record
+
+A derivative along a direction v is a number the source alone gives, so a handful of
+evaluations checks a result whatever its number of inputs and outputs. At each of a few
+seeded points x, with v a random unit direction over the ``wrt`` inputs (others fixed):
+
+    backward/forward/auto   (J·v)ᵢ from the result at x             vs  Dᵢ = dfᵢ along v
+    jvp                     jvp[fᵢ] at (x, tangent = v)             vs  Dᵢ
+    vjp                     vjp·v at (x, cotangent = u), u random   vs  d(uᵀf) along v
+    hvp                     wᵀ·hvp at (x, tangent = v), w random    vs  the mixed second
+                                                                       difference along v, w
+
+A first difference D(h) = (f(x+hv) − f(x−hv))/2h, h = 1e-6; the mixed second difference
+(f(x+hv+hw) − f(x+hv−hw) − f(x−hv+hw) + f(x−hv−hw))/4h², h = 1e-4. Each is also taken with
+step 2h: when the two disagree by more than 10 % a kink or a jump lies between (relu, abs,
+step...) and the comparison is skipped, as is any with a value that is not finite.
+
+The relative error of a comparison is |a − D| / max(|a|, |D|, noise/τ), with noise the
+rounding of the difference (64 ulps of the largest |f| it used, over h or h²) plus twice
+|D(h) − D(2h)|: an error within the differences' own noise is no error. The check passes
+when every error is at most τ = 1e-4; it fails otherwise (a wrong result gives errors of
+order 1); with nothing to compare (a source that is NaN at every sampled point, or nowhere
+smooth) ``passed`` is None and ``reason`` says why. The points are the first finite ones
+of ``CANDIDATES`` seeded candidates (``candidates``): the same request, the same points.
+Cost: CANDIDATES + 4·POINTS evaluations of the source (8·POINTS for hvp), POINTS of the
+result, plus lowering both to tapes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.circuit import Circuit
+from ..core.layout import JACOBIAN_MODES, layout
+from .evaluate import evaluate
+
+POINTS = 3  # points checked
+CANDIDATES = 8  # seeded candidate points, the first finite ones are used
+STEP = 1e-6  # h of the first differences (points and directions are of order 1)
+STEP2 = 1e-4  # h of the mixed second differences (hvp)
+TOLERANCE = 1e-4  # τ
+ROUNDING = 64 * np.finfo(float).eps  # per unit of |f|, the rounding allowed in f
+SMOOTH = 0.1  # D(h) and D(2h) further apart than this (relative): a kink or jump between
+LISTED = 64  # vectors longer than this are left out of the record (regenerate them)
+METHOD = "directional central differences of the source"
+
+
+def candidates(n: int, seed: int = 0) -> np.ndarray:
+    """The (CANDIDATES, n) candidate points: even rows uniform in [-1, 1], odd rows in
+    [0.25, 2] (inside the domains of log, sqrt, recip)."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1.0, 1.0, (CANDIDATES, n))
+    X[1::2] = rng.uniform(0.25, 2.0, (CANDIDATES // 2, n))
+    return X
+
+
+def _units(rng, count: int, k: int) -> np.ndarray:
+    V = rng.normal(size=(count, k))
+    return V / np.linalg.norm(V, axis=1, keepdims=True)
+
+
+def _listed(vectors: np.ndarray) -> list | None:
+    return vectors.tolist() if vectors.shape[1] <= LISTED else None
+
+
+def _judge(a, d1, d2, fmax, h):
+    """(errors, usable) of analytic values ``a`` against differences with steps h and 2h."""
+    rounding = ROUNDING * fmax / h
+    gap = np.abs(d1 - d2)
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(a) & np.isfinite(d1) & np.isfinite(d2) & np.isfinite(rounding)
+        usable = finite & (gap <= SMOOTH * np.maximum(np.abs(d1), np.abs(d2)) + rounding)
+        floor = (rounding + 2 * gap) / TOLERANCE
+        scale = np.maximum(np.maximum(np.abs(a), np.abs(d1)), floor)
+        errors = np.abs(a - d1) / np.maximum(scale, np.finfo(float).tiny)
+    return np.where(usable, errors, 0.0), usable
+
+
+def _shifts(mode: str, V: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """(rows, P, n): the displacements of each point, in units of h."""
+    if mode == "hvp":  # steps 1 and 2, signs of v and w: s·(a·v + b·w)
+        rows = [(s, a, b) for s in (1.0, 2.0) for a in (1.0, -1.0) for b in (1.0, -1.0)]
+        return np.stack([s * (a * V + b * W) for s, a, b in rows])
+    return np.stack([s * V for s in (1.0, -1.0, 2.0, -2.0)])  # ±h·v, ±2h·v
+
+
+def _analytic(mode: str, R: np.ndarray, m: int, k: int, v, w) -> np.ndarray:
+    """(P, compared): what the result says of each compared quantity."""
+    if mode in JACOBIAN_MODES:
+        return np.einsum("pij,pj->pi", R.reshape(len(R), m, k), v)  # J·v
+    if mode == "jvp":
+        return R
+    return np.einsum("pj,pj->p", R, v if mode == "vjp" else w)[:, None]  # (uᵀJ)·v, wᵀ(Hv)
+
+
+def verify(
+    source: Circuit,
+    result: Circuit,
+    mode: str = "backward",
+    wrt=None,
+    of=None,
+    include_value: bool = False,
+    seed: int = 0,
+) -> dict:
+    """The verification record of ``result``, the ``mode`` derivative of ``source`` for this
+    request (see the module docstring and docs/modes.md)."""
+    lay = layout(source, mode, wrt, of, include_value)
+    xs, fs = list(lay.xs), list(lay.fs)
+    n, k, m = source.n_inputs, len(xs), len(fs)
+    h = STEP2 if mode == "hvp" else STEP
+    record = {"method": METHOD, "passed": None, "max_relative_error": None,
+              "tolerance": TOLERANCE, "step": h, "seed": seed}  # fmt: skip
+    X = candidates(n, seed)
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(evaluate(source, X)[:, fs]).sum(axis=1)
+    order = [int(i) for i in np.argsort(-finite, kind="stable") if finite[i] > 0][:POINTS]
+    if not order:
+        reason = f"the source is not finite at any of the {CANDIDATES} sampled points"
+        empty = {"points": [], "candidates": [], "directions": [], "checked": 0, "skipped": 0}
+        return {**record, **empty, "reason": reason}
+    P, x = len(order), X[order]
+    rng = np.random.default_rng([seed, 1])
+    v, u, w = _units(rng, P, k), _units(rng, P, m), _units(rng, P, k)
+    V, W = np.zeros((P, n)), np.zeros((P, n))
+    V[:, xs], W[:, xs] = v, w
+
+    shifts = _shifts(mode, V, W)
+    rows = (x[None] + h * shifts).transpose(1, 0, 2).reshape(-1, n)
+    F = evaluate(source, rows)[:, fs].reshape(P, len(shifts), m)
+    fabs = np.abs(F)
+    if mode == "vjp":  # one scalar function per point: uᵀf
+        fabs = np.einsum("prm,pm->pr", fabs, np.abs(u))[:, :, None]
+        F = np.einsum("prm,pm->pr", F, u)[:, :, None]
+    fmax = fabs.max(axis=1)  # (P, compared)
+
+    seeded = {"jvp": v, "hvp": v, "vjp": u}.get(mode)
+    at = x if seeded is None else np.concatenate([x, seeded], axis=1)
+    a = _analytic(mode, evaluate(result, at)[:, lay.values :], m, k, v, w)
+    if mode == "hvp":  # f(++) − f(+−) − f(−+) + f(−−), with steps h and 2h
+        quad = F[:, 0::4] - F[:, 1::4] - F[:, 2::4] + F[:, 3::4]
+        errors, usable = _judge(a, quad[:, 0] / (4 * h * h), quad[:, 1] / (16 * h * h), fmax, h * h)
+    else:
+        d1, d2 = (F[:, 0] - F[:, 1]) / (2 * h), (F[:, 2] - F[:, 3]) / (4 * h)
+        errors, usable = _judge(a, d1, d2, fmax, h)
+
+    checked = int(usable.sum())
+    record.update(points=_listed(x), candidates=order, directions=_listed(v), checked=checked,
+                  skipped=int(usable.size - checked))  # fmt: skip
+    if mode == "vjp":
+        record["cotangents"] = _listed(u)
+    if mode == "hvp":
+        record["cross_directions"] = _listed(w)
+    if checked == 0:
+        record["reason"] = "no finite, smooth comparison at the sampled points"
+        return record
+    worst = float(errors.max())
+    record.update(passed=worst <= TOLERANCE, max_relative_error=worst)
+    return record
