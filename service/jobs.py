@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import orjson
 from apiflask import APIBlueprint
 
-from circuitgrad.engine.passes.propagate import resolve
+from circuitgrad.engine.core.layout import layout
 from circuitgrad.worker import batches
 from circuitgrad.worker.jobs import Status, content_key
 
@@ -80,13 +80,12 @@ def submit():
         summary, _ = r.circuits.put(req.circuit)
         r.circuits.grant(summary["id"], tenant())
     cid = summary["id"]
-    # unknown, repeated or empty wrt/of are 422 now, not a failed job later; the engine's
-    # own check needs only the names, which the summary has (no need to load the circuit)
-    resolve(
-        SimpleNamespace(inputs=summary["inputs"], output_names=summary["outputs"]),
-        req.options["wrt"],
-        req.options["of"],
-    )
+    # unknown, repeated or empty wrt/of, or hvp of several outputs are 422 now, not a
+    # failed job later; the engine's own check needs only the names, which the summary has
+    # (no need to load the circuit)
+    o = req.options
+    names = SimpleNamespace(inputs=summary["inputs"], output_names=summary["outputs"])
+    layout(names, o["mode"], o["wrt"], o["of"], o["include_value"])
     key = content_key("gradient", cid, req.options)
     fields = {"circuit_id": cid, "options": req.options}
     cached = r.redis.get(r.keys.result(key))

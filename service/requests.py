@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from circuitgrad.engine.building.parser import parse_expression
+from circuitgrad.engine.core.layout import MODES
 from circuitgrad.engine.errors import MAX_ERRORS, pointer
 from circuitgrad.engine.formats.codec import from_document
 from circuitgrad.engine.formats.validate import describe, float_array, number_error
-from circuitgrad.engine.passes.gradient import MODES
 
 from .errors import Invalid, PayloadTooLarge
 
@@ -28,6 +28,7 @@ OPTION_DEFAULTS = {
     "of": None,
     "include_value": False,
     "simplify": True,
+    "verify": True,
 }
 
 
@@ -71,7 +72,7 @@ def circuit_of(doc, limit: int, where: str = ""):
 class GradientRequest:
     circuit_id: str | None  # exactly one of circuit_id and circuit
     circuit: object | None
-    options: dict  # mode, wrt, of, include_value, simplify
+    options: dict  # mode, wrt, of, include_value, simplify, verify
 
 
 def gradient_request(doc, limit: int) -> GradientRequest:
@@ -107,7 +108,7 @@ def gradient_options(doc: Mapping) -> dict:
     options = {k: doc.get(k, default) for k, default in OPTION_DEFAULTS.items()}
     if options["mode"] not in MODES:
         errors.append(("/mode", f"must be one of {', '.join(MODES)}, got {describe(doc['mode'])}"))
-    for key in ("include_value", "simplify"):
+    for key in ("include_value", "simplify", "verify"):
         if not isinstance(options[key], bool):
             errors.append((pointer(key), f"must be true or false, got {describe(options[key])}"))
     for key in ("wrt", "of"):
