@@ -19,7 +19,7 @@ __all__ = ["ENGINE_VERSION", "MODES", "Gradient", "differentiate", "gradient", "
 
 @dataclass(frozen=True)
 class Gradient:
-    circuit: Circuit  # the Jacobian circuit (simplified unless asked otherwise)
+    circuit: Circuit  # the result circuit (simplified unless asked otherwise)
     mode: str  # the mode actually used
     source_circuit: Circuit  # the differentiated circuit
     raw_circuit: Circuit  # the result before simplification

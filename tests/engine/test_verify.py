@@ -108,6 +108,21 @@ def test_any_visible_error_in_a_random_jvp_fails(c):
     assert wrong["passed"] is False and wrong["max_relative_error"] > 1e-4, wrong
 
 
+@pytest.mark.parametrize("k", [1000, 3000, 10000])
+@pytest.mark.parametrize("mode", ["backward", "hvp"])
+def test_kinks_and_wiggles_within_the_step_do_not_fail_a_correct_result(k, mode):
+    """At h = 1e-4, sin(3000·x) aliases and its kinks are within reach: the point is taken
+    again with a finer step, where the correct result shows as correct."""
+    c = parse_expression(f"abs(sin({k}*x)) + relu(sin({k}*y)) * x")
+    record = _checked(c, mode)
+    assert record["passed"] is True and record["checked"] >= 2, record
+    if k == 10000:
+        assert record["refined"] == 3
+    wrong = verify(c, shifted(differentiate(c, **_options(c, mode)).circuit, 0, 1.01),
+                   **_options(c, mode))  # fmt: skip
+    assert wrong["passed"] is False, wrong
+
+
 def test_a_source_that_is_nan_everywhere_is_reported_unchecked():
     c = parse_expression("log(-x*x - 1) + y", None, "f")
     record = _checked(c, "backward")
