@@ -33,7 +33,8 @@ compare (a source that is NaN at every sampled point, or nowhere smooth) ``passe
 and ``reason`` says why. The points are the first finite ones of ``CANDIDATES`` seeded
 candidates (``candidates``): the same request, the same points. Cost: CANDIDATES + 4·POINTS
 evaluations of the source (8·POINTS for hvp; as many again for points taken again),
-POINTS of the result, plus lowering both to tapes.
+POINTS of the result, on tapes written without lowering (``direct.py``): a pass over each
+circuit, then the runs, about one cold evaluation of each.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ import numpy as np
 
 from ..core.circuit import Circuit
 from ..core.layout import JACOBIAN_MODES, layout
-from .evaluate import evaluate
+from .direct import direct_tape, run
 
 POINTS = 3  # points checked
 CANDIDATES = 8  # seeded candidate points, the first finite ones are used
@@ -110,13 +111,14 @@ def _analytic(mode: str, R: np.ndarray, m: int, k: int, v, w) -> np.ndarray:
     return np.einsum("pj,pj->p", R, v if mode == "vjp" else w)[:, None]  # (uᵀJ)·v, wᵀ(Hv)
 
 
-def _differences(source: Circuit, mode: str, fs, x, V, W, u, h: float):
-    """(D(h), D(2h), rounding), each (P, compared): the source's differences at the points
-    x along V (and W for hvp; of uᵀf for vjp), and the rounding they may carry."""
+def _differences(f, mode: str, fs, x, V, W, u, h: float):
+    """(D(h), D(2h), rounding), each (P, compared): the differences of the source (its
+    direct tape f) at the points x along V (and W for hvp; of uᵀf for vjp), and the
+    rounding they may carry."""
     P, n = x.shape
     shifts = _shifts(mode, V, W)
     rows = (x[None] + h * shifts).transpose(1, 0, 2).reshape(-1, n)
-    F = evaluate(source, rows)[:, fs].reshape(P, len(shifts), len(fs))
+    F = run(f, rows)[:, fs].reshape(P, len(shifts), len(fs))
     fabs = np.abs(F)
     if mode == "vjp":  # one scalar function per point: uᵀf
         fabs = np.einsum("prm,pm->pr", fabs, np.abs(u))[:, :, None]
@@ -147,8 +149,9 @@ def verify(
     record = {"method": METHOD, "passed": None, "max_relative_error": None,
               "tolerance": TOLERANCE, "step": h, "seed": seed}  # fmt: skip
     X = candidates(n, seed)
+    f = direct_tape(source)  # a few points: no lowering (direct.py)
     with np.errstate(all="ignore"):
-        finite = np.isfinite(evaluate(source, X)[:, fs]).sum(axis=1)
+        finite = np.isfinite(run(f, X)[:, fs]).sum(axis=1)
     order = [int(i) for i in np.argsort(-finite, kind="stable") if finite[i] > 0][:POINTS]
     if not order:
         reason = f"the source is not finite at any of the {CANDIDATES} sampled points"
@@ -163,11 +166,11 @@ def verify(
 
     seeded = {"jvp": v, "hvp": v, "vjp": u}.get(mode)
     at = x if seeded is None else np.concatenate([x, seeded], axis=1)
-    a = _analytic(mode, evaluate(result, at)[:, lay.values :], m, k, v, w)
-    errors, usable, noise, sharp = _judge(a, *_differences(source, mode, fs, x, V, W, u, h))
+    a = _analytic(mode, run(direct_tape(result), at)[:, lay.values :], m, k, v, w)
+    errors, usable, noise, sharp = _judge(a, *_differences(f, mode, fs, x, V, W, u, h))
     again = np.flatnonzero((~usable | ~sharp | (errors > TOLERANCE)).any(axis=1))
     if len(again):  # a kink, a jump or a wiggle within 2h? the same points, a finer step
-        finer = _differences(source, mode, fs, x[again], V[again], W[again], u[again], h / FINER)
+        finer = _differences(f, mode, fs, x[again], V[again], W[again], u[again], h / FINER)
         e2, u2, n2, _ = _judge(a[again], *finer)
         take = u2 & (~usable[again] | (n2 < noise[again]))  # the more precise of the two
         errors[again] = np.where(take, e2, errors[again])
