@@ -4,6 +4,8 @@
         and simplified), J·v and uᵀ·J at x0, and the time of the check a job runs
     mode_rows(ours, theirs)              -> rows of the table (``engine_report``'s format)
 
+    python bench/engine_modes.py [--only dag4,ls,...]   the check's share alone, per circuit
+
 The check is timed on fresh circuit objects, as a worker meets them: nothing evaluated
 before, so lowering both tapes is part of its cost. Its share of a job is
 check / (differentiate + simplify + check).
@@ -99,3 +101,37 @@ def mode_rows(o: dict, t: dict) -> list[dict]:
                     f"{chk['passed']}, max rel. error {error}")  # fmt: skip
             R.append(_row(f"per-job check of a {job} job", chk["time"], note=note))
     return R
+
+
+def check_shares(keys: list[str]) -> None:
+    """Per circuit and mode: the job (differentiate + simplify) and its check, timed."""
+    from circuitgrad.engine.building import generate
+    from engine import CIRCUITS
+
+    differentiate(generate.random_dag(50))  # load the compiled passes
+    verify(generate.random_dag(50), differentiate(generate.random_dag(50)).circuit)
+    print("circuit  mode      job        check      share   passed  max rel. error  refined")
+    for key in keys:
+        c = CIRCUITS[key].make()
+        for mode in ("backward", "jvp", "vjp", "hvp"):
+            of = [c.output_names[0]]
+            run = timed(lambda c=c, m=mode, of=of: differentiate(c, m, of=of), 2.0, 3)
+            result, job = run["result"].circuit, run["median"]
+            del run
+            check = timed(
+                lambda c=c, m=mode, r=result, of=of: verify(fresh(c), fresh(r), m, of=of), 1.0, 3
+            )
+            rec, t = check["result"], check["median"]
+            error = "—" if rec["max_relative_error"] is None else f"{rec['max_relative_error']:.1e}"
+            print(f"{key:8} {mode:8} {job:8.3f} s {t:8.3f} s {t / (job + t):6.1%}  "
+                  f"{rec['passed']!s:6}  {error:>14}  {rec['refined']}", flush=True)  # fmt: skip
+            del result, check
+            gc.collect()
+
+
+if __name__ == "__main__":
+    import argparse
+
+    p = argparse.ArgumentParser(description="the per-job check's share of a job, per circuit")
+    p.add_argument("--only", default="dag4,dag5,dag6,ls,mlp,chain")
+    check_shares(p.parse_args().only.split(","))

@@ -2,9 +2,10 @@
 
 Pure computation: no I/O besides the CLI, nothing of the service. Layers:
 ``circuit`` (the IR) ← ``ops`` (the op table) ← ``templates``/``partials`` (derivative rules
-applied op by op) ← ``sweeps``/``propagate`` (forward and backward) ← ``gradient`` (options,
-auto mode, certificate); ``simplify``, ``evaluate``, ``codec``/``validate``/``packed``,
-``builder``/``expr``/``parser``, ``measures`` beside them.
+applied op by op) ← ``sweeps``/``propagate`` (forward and backward) ← ``directional`` (jvp,
+vjp, hvp) ← ``gradient`` (options, auto mode, certificate), with ``layout`` naming every
+mode's result; ``simplify``, ``evaluate``, ``verify`` (a result checked against its source),
+``codec``/``validate``/``packed``, ``builder``/``expr``/``parser``, ``measures`` beside them.
 
 The public names are imported here explicitly; some share a name with their module
 (``simplify``, ``evaluate``, ``gradient``, ``measures``), and importing them last makes the

@@ -197,6 +197,7 @@ class Verification(Schema):
     cross_directions = fields.List(fields.List(fields.Float()), allow_none=True)
     checked = fields.Integer(metadata={"description": "comparisons made"})
     skipped = fields.Integer(metadata={"description": "comparisons not finite or not smooth"})
+    refined = fields.Integer(metadata={"description": "points differenced again at step/100"})
     reason = fields.String()
 
 
