@@ -12,14 +12,14 @@ seeded points x, with v a random unit direction over the ``wrt`` inputs (others 
     hvp                     wᵀ·hvp at (x, tangent = v), w random    vs  the mixed second
                                                                        difference along v, w
 
-A first difference D(h) = (f(x+hv) − f(x−hv))/2h, h = 1e-4; the mixed second difference
+A first difference D(h) = (f(x+hv) − f(x−hv))/2h, h = 3e-4; the mixed second difference
 (f(x+hv+hw) − f(x+hv−hw) − f(x−hv+hw) + f(x−hv−hw))/4h², h = 1e-3: steps large enough
 that the rounding of deep circuits stays small against the derivative. Each is also taken
 with step 2h; when the two disagree by more than 10 % a kink or a jump lies between (relu,
 abs, step...) and the comparison is not smooth.
 
 The relative error of a comparison is |a − D| / max(|a|, |D|, noise/τ), with noise the
-rounding of the difference (64 ulps of the largest |f| it used, over h or h²) plus twice
+rounding of the difference (256 ulps of the largest |f| it used, over h or h²) plus twice
 |D(h) − D(2h)|: an error within the differences' own noise is no error. A point with a
 comparison that is not smooth, whose error exceeds τ = 1e-4, or whose noise would hide an
 error of τ is taken again with a step 100 times smaller, and each comparison then counts
@@ -47,11 +47,11 @@ from .direct import direct_tape, run
 
 POINTS = 3  # points checked
 CANDIDATES = 8  # seeded candidate points, the first finite ones are used
-STEP = 1e-4  # h of the first differences (points and directions are of order 1)
+STEP = 3e-4  # h of the first differences (points and directions are of order 1)
 STEP2 = 1e-3  # h of the mixed second differences (hvp)
 FINER = 100  # a point not smooth or off at h is taken again at h / FINER
 TOLERANCE = 1e-4  # τ
-ROUNDING = 64 * np.finfo(float).eps  # per unit of |f|, the rounding allowed in f
+ROUNDING = 256 * np.finfo(float).eps  # per unit of |f|, the rounding allowed in f
 SMOOTH = 0.1  # D(h) and D(2h) further apart than this (relative): a kink or jump between
 LISTED = 64  # vectors longer than this are left out of the record (regenerate them)
 METHOD = "directional central differences of the source"
