@@ -234,4 +234,28 @@ def casadi_stages(c: Circuit, x0: np.ndarray, X: np.ndarray, threads: int = 2) -
         r[f"batch_{mode}"] = run["median"] / N
         r[f"batch_{mode}_head"] = run["result"][:, :5].T.tolist()  # first points, as ours
     r["peak_rss_mb"] = peak_rss_mb()
+    r |= casadi_directional(x, f, g, x0)
+    return r
+
+
+def casadi_directional(x, f, g, x0: np.ndarray) -> dict:
+    """``jtimes`` forward (J·v), transposed (uᵀ·J) and of the gradient g (H·v): build time
+    (jtimes + Function), instructions, and the value at x0 (v = ``tangent(n)``, u = 1)."""
+    from engine_modes import tangent
+
+    r: dict = {}
+    v, u = ca.SX.sym("v", x.numel()), ca.SX.sym("u", 1)
+    for mode, make, seed in (
+        ("jvp", lambda: ca.jtimes(f, x, v), v),
+        ("vjp", lambda: ca.jtimes(f, x, u, True), u),
+        ("hvp", lambda: ca.jtimes(g, x, v), v),
+    ):
+        t = time.perf_counter()
+        F = ca.Function(mode, [x, seed], [make()])
+        r[f"{mode}_build"] = time.perf_counter() - t
+        r[f"{mode}_instructions"] = F.n_instructions()
+        if mode != "hvp":
+            value = np.asarray(F(x0, tangent(len(x0)) if mode == "jvp" else 1.0), float).ravel()
+            r[f"{mode}_value"] = float(value[0]) if mode == "jvp" else value.tolist()
+        del F
     return r

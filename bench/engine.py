@@ -8,8 +8,10 @@ are reported, not fatal: timings on a shared machine are noisy).
 For each circuit: load from JSON and from the packed form (parse + validate), backward
 (raw and simplified), forward (10 inputs), the gradient circuit evaluated at one point
 (cold first call and warm median) and in a batch (per point), sizes, cost(∇f)/cost(f) and
-the peak memory of backward; CasADi (the ``bench`` extra) on the same circuit in the same
-run: SX graph, ``casadi.gradient`` + ``Function``, one call, ``map`` for batches. Each side
+the peak memory of backward; J·v, uᵀ·J and H·v circuits (time, size) and the share of a
+job its check takes (``engine_modes.py``); CasADi (the ``bench`` extra) on the same
+circuit in the same run: SX graph, ``casadi.gradient`` + ``Function``, one call, ``map``
+for batches, ``jtimes`` forward, transposed and of the gradient. Each side
 runs in its own child process (memory: one more child per pass), one after another, so
 neither's memory or warm caches leak into the other's figures. ``--quick`` runs small
 circuits in one child each and skips the memory children (a smoke test, well under 30 s).
@@ -152,6 +154,7 @@ def run_child(kinds: list[str], circuit_file: str, N: int, workdir: str, budget=
 
 
 def bench_circuit(key: str, quick: bool, workdir: str) -> dict:
+    from engine_modes import mode_rows
     from engine_report import print_table, rows
 
     spec = CIRCUITS[key]
@@ -179,6 +182,7 @@ def bench_circuit(key: str, quick: bool, workdir: str) -> dict:
              f"{info['wires']:,} wires, depth {src.get('depth', '?'):,}, "
              f"{info['inputs']} inputs")  # fmt: skip
     R = rows(spec, res.get("ours"), res.get("casadi"), mem)
+    R += mode_rows(res.get("ours") or {}, res.get("casadi") or {})
     print_table(title, R)
     sys.stdout.flush()
     return {"info": info, **res, "memory": mem, "rows": R}

@@ -14,6 +14,7 @@ import gc
 import time
 
 import numpy as np
+from engine_modes import our_modes
 from timing import current_rss_mb, peak_rss_mb, reset_peak_rss, timed
 
 from circuitgrad.engine.building import generate
@@ -87,6 +88,7 @@ def our_stages(c: Circuit, x0: np.ndarray, X: np.ndarray) -> dict:
     r["batch_head"] = batch["result"][:CHECKED_POINTS].tolist()  # compared with CasADi's
     r["batch_f"] = timed(lambda: evaluate(c, X), min_total=1.0, max_reps=5)["median"] / N
     r["peak_rss_mb"] = peak_rss_mb()
+    r |= our_modes(c, x0, grad, r["backward_simplified"])  # after the peak: not part of it
     return r
 
 

@@ -1,7 +1,8 @@
 """The computing commands, each a few SDK calls:
 
-    circuitgrad grad  CIRCUIT [--mode backward|forward|auto] [--wrt x,y] [--of f]
-                      [--include-value] [--no-simplify] [-o OUT.json|OUT.msgpack]
+    circuitgrad grad  CIRCUIT [--mode backward|forward|auto|jvp|vjp|hvp] [--wrt x,y]
+                      [--of f] [--include-value] [--no-simplify] [--no-verify]
+                      [-o OUT.json|OUT.msgpack]
     circuitgrad eval  CIRCUIT (--at x=1,y=2,z=3 ... | --points FILE)
     circuitgrad stats CIRCUIT
 
@@ -19,6 +20,7 @@ import numpy as np
 import orjson
 
 from circuitgrad.client import CircuitRef, Client
+from circuitgrad.engine.core.layout import MODES
 from circuitgrad.engine.formats.codec import dump, jsonable
 
 from .errors import Invalid, UsageError, located
@@ -33,7 +35,7 @@ from .sources import (
     read_source,
 )
 
-MODES = ("backward", "forward", "auto")
+WHAT = {"jvp": "J·v", "vjp": "uᵀ·J", "hvp": "H·v"}  # what a directional mode's outputs are
 JOB_TIMEOUT_SECONDS = None  # wait for a job as long as it takes (Ctrl-C stops)
 
 
@@ -66,7 +68,9 @@ def _configure_grad(p: argparse.ArgumentParser) -> None:
         "--mode",
         choices=MODES,
         default="backward",
-        help="forward or backward propagation, or auto: the smaller (default backward)",
+        help="the Jacobian by forward or backward propagation, or auto: the smaller "
+        "(default backward); jvp, vjp, hvp: J·v, uᵀ·J, H·v as circuits with inputs "
+        "tangent[x] / cotangent[f] (docs/modes.md)",
     )
     p.add_argument(
         "--wrt", type=names, metavar="x,y,...", help="inputs to differentiate by (default all)"
@@ -86,6 +90,12 @@ def _configure_grad(p: argparse.ArgumentParser) -> None:
         help="keep the raw result of the propagation",
     )
     p.add_argument(
+        "--no-verify",
+        dest="verify",
+        action="store_false",
+        help="skip the check of the result by central differences (very large circuits)",
+    )
+    p.add_argument(
         "-o",
         "--output",
         metavar="OUT",
@@ -99,9 +109,14 @@ def describe_gradient(job, out: str) -> list[str]:
     cert = (job.raw.get("result") or {}).get("certificate") or {}
     mode = (job.raw.get("result") or {}).get("mode") or cert.get("mode", "?")
     where = "standard output" if out in (None, "-") else out
+    count = len(result.outputs or [])
+    what = (
+        f"{count} {WHAT[mode]} outputs ({mode})"
+        if mode in WHAT
+        else f"{count} partial derivative outputs by {mode} propagation"
+    )
     lines = [
-        f"wrote {where}: {len(result.outputs or [])} partial derivative outputs by {mode} "
-        f"propagation (size {result.size}, {result.wires} wires, depth {result.depth})"
+        f"wrote {where}: {what} (size {result.size}, {result.wires} wires, depth {result.depth})"
     ]
     predicted = cert.get("predicted")
     if predicted:
@@ -111,10 +126,24 @@ def describe_gradient(job, out: str) -> list[str]:
         raw = cert.get("raw", {}).get("size")
         within = "within" if cert.get("within_bound") else "NOT within"
         lines.append(f"raw size {raw}, {within} Theorem 3's bound {cert['theorem3_bound']}")
+    check = cert.get("verification")
+    if check is not None:
+        lines.append(describe_check(check))
     return lines
 
 
-@command("grad", "write the gradient (Jacobian) circuit", _configure_grad)
+def describe_check(check: dict) -> str:
+    if check.get("passed") is None:
+        return f"not verified: {check.get('reason', 'no comparison could be made')}"
+    verdict = "verified" if check["passed"] else "VERIFICATION FAILED"
+    return (
+        f"{verdict} by central differences at {len(check.get('candidates', []))} points: "
+        f"max relative error {check['max_relative_error']:.2g} "
+        f"(tolerance {check['tolerance']:g})"
+    )
+
+
+@command("grad", "write the gradient (Jacobian), J·v, uᵀ·J or H·v circuit", _configure_grad)
 def run_grad(args: argparse.Namespace) -> int:
     out = args.output
     if out not in (None, "-") and Path(out).suffix.lower() not in (".json", ".msgpack"):
@@ -130,6 +159,7 @@ def run_grad(args: argparse.Namespace) -> int:
                 of=args.of,
                 include_value=args.include_value,
                 simplify=args.simplify,
+                verify=args.verify,
             )
         with located(source.where):
             job.wait(timeout=JOB_TIMEOUT_SECONDS)

@@ -143,15 +143,19 @@ class _Surface(Operations, CatalogOperations):
         of: list[str] | None = None,
         include_value: bool = False,
         simplify: bool = True,
+        verify: bool = True,
     ) -> Job:
-        """Submit the Jacobian of ``circuit`` (a ``CircuitRef``, an id, an engine ``Circuit``
+        """Submit a derivative of ``circuit`` (a ``CircuitRef``, an id, an engine ``Circuit``
         or a document) or of ``expression``; returns the ``Job``.
 
-        ``mode``: ``"backward"`` (backpropagation), ``"forward"`` or ``"auto"``; ``wrt``:
+        ``mode``: the Jacobian by ``"backward"`` (backpropagation), ``"forward"`` or
+        ``"auto"``; ``"jvp"`` (J·v), ``"vjp"`` (uᵀ·J) or ``"hvp"`` (H·v of one output) as
+        circuits with seed inputs ``tangent[x]``/``cotangent[f]`` (docs/modes.md). ``wrt``:
         input names (default all, in order); ``of``: output names (default all);
         ``include_value``: the result also outputs the original outputs, first;
-        ``simplify``: simplify the result. ``job.wait().result`` is the gradient circuit's
-        ``CircuitRef``, whose outputs are ``d{f}/d{x}`` row-major.
+        ``simplify``: simplify the result; ``verify``: the service checks the result by
+        central differences and records it (``job.result.verification``). ``job.wait()
+        .result`` is the result circuit's ``CircuitRef``.
         """
         options = {
             "mode": mode,
@@ -159,8 +163,24 @@ class _Surface(Operations, CatalogOperations):
             "of": of,
             "include_value": include_value,
             "simplify": simplify,
+            "verify": None if verify else False,  # sent only when off: the default
         }
         return self._run(self._gradient(circuit, expression, options))
+
+    def jvp(self, circuit: Any = None, **options) -> Job:
+        """``gradient(mode="jvp")``: J·v as a circuit, inputs ``tangent[x]`` per ``wrt``
+        input, outputs ``jvp[f]`` per ``of`` output."""
+        return self.gradient(circuit, mode="jvp", **options)
+
+    def vjp(self, circuit: Any = None, **options) -> Job:
+        """``gradient(mode="vjp")``: uᵀ·J as a circuit, inputs ``cotangent[f]`` per ``of``
+        output, outputs ``vjp[x]`` per ``wrt`` input."""
+        return self.gradient(circuit, mode="vjp", **options)
+
+    def hvp(self, circuit: Any = None, **options) -> Job:
+        """``gradient(mode="hvp")``: H·v of one output (``of``) as a circuit, inputs
+        ``tangent[x]`` and outputs ``hvp[x]`` per ``wrt`` input."""
+        return self.gradient(circuit, mode="hvp", **options)
 
     def job(self, job_id: str) -> Job:
         """A job by id, as it is now."""

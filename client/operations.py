@@ -351,7 +351,12 @@ def _describe(circuit_id: str, circuit) -> dict:
 
 
 def _expected_names(source, options: dict) -> dict | None:
-    """The gradient circuit's input and output names, as circuit-format.md fixes them."""
+    """The result circuit's input and output names, as the engine's layout fixes them."""
+    from types import SimpleNamespace
+
+    from circuitgrad.engine.core.layout import layout, output_names
+    from circuitgrad.engine.errors import CircuitError
+
     if isinstance(source, CircuitRef):
         inputs, outputs = source.inputs, source.outputs
     elif source is not None:
@@ -360,9 +365,11 @@ def _expected_names(source, options: dict) -> dict | None:
         return None
     if inputs is None or outputs is None:
         return None
-    wrt = options.get("wrt") or inputs
-    of = options.get("of") or outputs
-    names = [f"d{f}/d{x}" for f in of for x in wrt]
-    if options.get("include_value"):
-        names = list(outputs) + names
-    return {"inputs": list(inputs), "outputs": names}
+    names = SimpleNamespace(inputs=list(inputs), output_names=list(outputs))
+    o = options
+    try:
+        lay = layout(names, o.get("mode") or "backward", o.get("wrt"), o.get("of"),
+                     bool(o.get("include_value")))  # fmt: skip
+    except CircuitError:  # the service said so already
+        return None
+    return {"inputs": [*inputs, *lay.extra_inputs], "outputs": output_names(names, lay)}

@@ -46,6 +46,13 @@ class CircuitRef:
         """Values at ``points`` as a NumPy array; see ``Client.evaluate``."""
         return self._client.evaluate(self, points, **options)
 
+    @property
+    def verification(self) -> dict[str, Any] | None:
+        """For a derivative computed by the service: the record of its check by central
+        differences (``passed``, ``max_relative_error``, ``points``...; docs/modes.md), or
+        None when it was not checked (``verify=False``) or this is not a result."""
+        return (self.extra.get("certificate") or {}).get("verification")
+
     def gradient(self, **options):
         """Submit the gradient of this circuit; returns a ``Job``. See ``Client.gradient``."""
         return self._client.gradient(self, **options)
@@ -62,6 +69,18 @@ class CircuitRef:
     def delete(self):
         """Delete this circuit for this tenant; see ``Client.delete``."""
         return self._client.delete(self)
+
+    def jvp(self, **options):
+        """Submit J·v of this circuit as a circuit; see ``Client.jvp``."""
+        return self._client.jvp(self, **options)
+
+    def vjp(self, **options):
+        """Submit uᵀ·J of this circuit as a circuit; see ``Client.vjp``."""
+        return self._client.vjp(self, **options)
+
+    def hvp(self, **options):
+        """Submit H·v of this circuit's one output as a circuit; see ``Client.hvp``."""
+        return self._client.hvp(self, **options)
 
     def __eq__(self, other) -> bool:
         return isinstance(other, CircuitRef) and other.id == self.id

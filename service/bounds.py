@@ -11,8 +11,9 @@ the prediction and the limit; it never becomes a job.
 from __future__ import annotations
 
 from circuitgrad.engine.core.circuit import Circuit
+from circuitgrad.engine.core.layout import DIRECTIONAL_MODES
 from circuitgrad.engine.passes.gradient import choose_mode
-from circuitgrad.engine.passes.predict import SEEDS_PER_SWEEP
+from circuitgrad.engine.passes.predict import SEEDS_PER_SWEEP, predicted_size
 from circuitgrad.worker.settings import Settings
 
 from .errors import Invalid
@@ -23,7 +24,22 @@ def sweeps(seeds: int) -> int:
 
 
 def check_gradient(c: Circuit, options: dict, s: Settings) -> dict:
-    """The predicted raw sizes of both modes (422 when the request is over a limit)."""
+    """The predicted raw sizes of both Jacobian modes, or of the directional mode asked for
+    (422 when the request is over a limit)."""
+    if options["mode"] in DIRECTIONAL_MODES:  # one or two sweeps: only the size can be large
+        mode = options["mode"]
+        size = predicted_size(c, mode, options["wrt"], options["of"])
+        if size > s.max_result_gates:
+            raise Invalid(
+                errors=[
+                    (
+                        "/mode",
+                        f"{mode} would build about {round(size):,} gates; the limit is "
+                        f"{s.max_result_gates:,} (CIRCUITGRAD_MAX_RESULT_GATES)",
+                    )
+                ]
+            )
+        return {mode: size}
     picked, sizes = choose_mode(c, options["wrt"], options["of"])
     mode = options["mode"] if options["mode"] != "auto" else picked
     n_wrt = len(c.inputs) if options["wrt"] is None else len(options["wrt"])

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from apiflask import APIBlueprint
 
-from circuitgrad.engine.passes.propagate import gradient_names, resolve
+from circuitgrad.engine.core.layout import layout
 from circuitgrad.worker import batches
 from circuitgrad.worker.jobs import Status, content_key
 
@@ -82,11 +82,12 @@ def submit():
     else:
         summary, _ = r.circuits.keep(c, tenant(), measured(c))  # stored, readable, listed
     cid = summary["id"]
-    # unknown, repeated or empty wrt/of are 422 now, not a failed job later; the engine's
-    # own check needs only the names, which the summary has (no need to load the circuit)
+    # unknown, repeated or empty wrt/of, colliding output names, or hvp of several outputs
+    # are 422 now, not a failed job later; the engine's own check needs only the names,
+    # which the summary has (no need to load the circuit)
+    o = req.options
     names = SimpleNamespace(inputs=summary["inputs"], output_names=summary["outputs"])
-    xs, fs = resolve(names, req.options["wrt"], req.options["of"])
-    gradient_names(names, xs, fs, req.options["include_value"])  # unique output names
+    layout(names, o["mode"], o["wrt"], o["of"], o["include_value"])
     c = r.circuits.get(cid) if c is None else c
     # O(wires × sweeps): off the loop for a large circuit
     sizes = cpu(check_gradient, c, req.options, r.settings, heavy=c.n_wires > 200_000)

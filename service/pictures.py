@@ -91,9 +91,10 @@ def job_picture(job_id: str, query_data: dict):
     title = f"∇{default_title(source)} by {MODE_NAMES.get(mode, mode)}"
     subtitle = _measures(cert)
     raw_nodes = (cert.get("raw") or {}).get("nodes", 0)
-    if too_large(stored, max_gates) or raw_nodes > RECOMPUTE_FACTOR * max_gates:
+    directional = mode not in ("backward", "forward")  # provenance is for Jacobians
+    if too_large(stored, max_gates) or raw_nodes > RECOMPUTE_FACTOR * max_gates or directional:
         return picture_response(draw(stored, fmt, max_gates=max_gates, title=title), fmt)
-    options = {**rec["options"], "mode": mode}
+    options = {k: v for k, v in rec["options"].items() if k != "verify"} | {"mode": mode}
     g = differentiate(source, **options, provenance=True)
     if content_id(g.circuit) != result["circuit_id"]:  # another engine version made it
         note = subtitle + " (provenance not shown: the engine now differentiates differently)"

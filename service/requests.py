@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from circuitgrad.engine.building.parser import parse_expression
+from circuitgrad.engine.core.layout import MODES
 from circuitgrad.engine.core.measures import measures
 from circuitgrad.engine.errors import MAX_ERRORS, pointer
 from circuitgrad.engine.formats.codec import from_document
 from circuitgrad.engine.formats.validate import describe, float_array, number_error
-from circuitgrad.engine.passes.gradient import MODES
 from circuitgrad.worker.settings import Settings
 
 from .errors import Invalid, PayloadTooLarge
@@ -31,6 +31,7 @@ OPTION_DEFAULTS = {
     "of": None,
     "include_value": False,
     "simplify": True,
+    "verify": True,
 }
 
 
@@ -104,7 +105,7 @@ def measured(c) -> dict:
 class GradientRequest:
     circuit_id: str | None  # exactly one of circuit_id and circuit
     circuit: object | None
-    options: dict  # mode, wrt, of, include_value, simplify
+    options: dict  # mode, wrt, of, include_value, simplify, verify
 
 
 def gradient_request(doc, s: Settings) -> GradientRequest:
@@ -140,7 +141,7 @@ def gradient_options(doc: Mapping) -> dict:
     options = {k: doc.get(k, default) for k, default in OPTION_DEFAULTS.items()}
     if options["mode"] not in MODES:
         errors.append(("/mode", f"must be one of {', '.join(MODES)}, got {describe(doc['mode'])}"))
-    for key in ("include_value", "simplify"):
+    for key in ("include_value", "simplify", "verify"):
         if not isinstance(options[key], bool):
             errors.append((pointer(key), f"must be true or false, got {describe(options[key])}"))
     for key in ("wrt", "of"):

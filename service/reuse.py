@@ -47,9 +47,7 @@ def reusable_result(r: Runtime, key: str) -> dict | None:
 
 def reuse_fields(result: dict, sizes: dict, mode: str) -> dict:
     """Record fields of a new job that will settle with ``result`` at its due time."""
-    raw = sizes["forward"] if mode == "forward" else sizes["backward"]
-    if mode == "auto":
-        raw = min(sizes.values())
+    raw = min(sizes.values()) if mode == "auto" else sizes[mode]
     seconds = BASE_SECONDS + SECONDS_PER_GATE * raw
     return {
         "reuse": orjson.dumps(result).decode(),

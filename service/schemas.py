@@ -16,6 +16,8 @@ from apiflask import Schema, fields
 from apiflask.validators import OneOf, Range
 from marshmallow import EXCLUDE
 
+from circuitgrad.engine.core.layout import MODES
+
 from .wire import JSON, MSGPACK
 
 NUMBER = 'a number, or "NaN", "Infinity", "-Infinity" in JSON'
@@ -108,12 +110,23 @@ class GradientIn(Schema):
     inputs = fields.List(fields.String(), metadata={"description": "with expression only"})
     output = fields.String(metadata={"description": "with expression only"})
     mode = fields.String(
-        load_default="backward", metadata={"enum": ["backward", "forward", "auto"]}
+        load_default="backward",
+        metadata={
+            "enum": list(MODES),
+            "description": "the Jacobian (backward, forward, auto), J·v (jvp), uᵀ·J (vjp) or "
+            "H·v (hvp); docs/modes.md",
+        },
     )
     wrt = fields.List(fields.String(), metadata={"description": "default: all inputs"})
-    of = fields.List(fields.String(), metadata={"description": "default: all outputs"})
+    of = fields.List(
+        fields.String(), metadata={"description": "default: all outputs (hvp: exactly one)"}
+    )
     include_value = fields.Boolean(load_default=False)
     simplify = fields.Boolean(load_default=True)
+    verify = fields.Boolean(
+        load_default=True,
+        metadata={"description": "check the result by central differences of the source"},
+    )
 
 
 class Points(Schema):
@@ -162,14 +175,51 @@ class Measures(Schema):
     ops = fields.Dict(keys=fields.String(), values=fields.Integer())
 
 
+class Verification(Schema):
+    """The result checked by directional central differences of the source (docs/modes.md)."""
+
+    method = fields.String()
+    passed = fields.Boolean(
+        allow_none=True, metadata={"description": "null: nothing could be checked (reason)"}
+    )
+    max_relative_error = fields.Float(allow_none=True)
+    tolerance = fields.Float()
+    step = fields.Float(metadata={"description": "h of the differences"})
+    seed = fields.Integer()
+    points = fields.List(
+        fields.List(fields.Float()),
+        allow_none=True,
+        metadata={"description": "x per point, in input order; null above 64 inputs"},
+    )
+    candidates = fields.List(fields.Integer(), metadata={"description": "seeded candidates used"})
+    directions = fields.List(
+        fields.List(fields.Float()),
+        allow_none=True,
+        metadata={"description": "v per point, over wrt; null above 64"},
+    )
+    cotangents = fields.List(fields.List(fields.Float()), allow_none=True)
+    cross_directions = fields.List(fields.List(fields.Float()), allow_none=True)
+    checked = fields.Integer(metadata={"description": "comparisons made"})
+    skipped = fields.Integer(metadata={"description": "comparisons not finite or not smooth"})
+    refined = fields.Integer(metadata={"description": "points differenced again at step/100"})
+    reason = fields.String()
+
+
 class Certificate(Schema):
     mode = fields.String()
     source = fields.Nested(Measures)
     raw = fields.Nested(Measures, metadata={"description": "before simplification"})
     result = fields.Nested(Measures)
-    theorem3_bound = fields.Integer(metadata={"description": "backward: 3·m·wires + nodes"})
+    theorem3_bound = fields.Integer(
+        metadata={
+            "description": "backward: 3·m·wires + nodes; jvp, vjp: nodes + k + 3·wires "
+            "(one sweep); hvp: the same over the gradient circuit"
+        }
+    )
     within_bound = fields.Boolean()
     predicted = fields.Dict(metadata={"description": "auto: predicted raw sizes"})
+    gradient = fields.Nested(Measures, metadata={"description": "hvp: the gradient circuit"})
+    verification = fields.Nested(Verification, metadata={"description": "absent: verify false"})
 
 
 class JobResult(Schema):

@@ -15,7 +15,8 @@ import time
 
 from circuitgrad.engine.errors import Cancelled, CircuitError
 from circuitgrad.engine.evaluation.evaluate import evaluate
-from circuitgrad.engine.passes.gradient import differentiate
+from circuitgrad.engine.evaluation.verify import verify
+from circuitgrad.engine.passes.gradient import Gradient, differentiate
 
 from . import batches
 from .errors import BlobMissing, StoreError, StoreFull, StoreUnavailable
@@ -134,12 +135,15 @@ def run_gradient(rt: Runtime, job_id: str, worker: str) -> str:
     hooks = Hooks(rt, job_id)
     try:
         c = rt.circuits.get(job["circuit_id"])
-        g = differentiate(
-            c, progress=hooks.progress, should_stop=hooks.should_stop, **job["options"]
-        )
+        options = dict(job["options"])
+        check = options.pop("verify", True)  # jobs from before the option: checked
+        g = differentiate(c, progress=hooks.progress, should_stop=hooks.should_stop, **options)
         cert = g.certificate()
+        if check and hooks.should_stop(force=True):
+            return "cancelled"
+        checked = verification(g, options) if check else None
         meta, _ = patiently(rt, lambda: rt.circuits.put(g.circuit, measured=cert["result"]))
-        result = gradient_result(meta, g, cert)
+        result = gradient_result(meta, g, cert, checked)
         # a result finished after a cancellation is not recorded; its circuit, which other
         # jobs may share (ids are content hashes), expires with the retention period
         done = patiently(rt, lambda: rt.jobs.succeed(job, result))
@@ -159,8 +163,27 @@ def run_gradient(rt: Runtime, job_id: str, worker: str) -> str:
         return "failed"
 
 
-def gradient_result(meta: dict, g, cert: dict) -> dict:
-    """The result summary with its size certificate (source, raw and result measures)."""
+# what the check may raise on a circuit it did not foresee; anything else is a bug that
+# fails the job as any other (time limits and cancellation pass through)
+CHECK_ERRORS = (ArithmeticError, ValueError, TypeError, IndexError, MemoryError)
+
+
+def verification(g: Gradient, options: dict) -> dict:
+    """The result checked against its source at seeded points (engine ``verify``); the
+    check never fails the job: if it cannot run, it says so in the record."""
+    try:
+        return verify(
+            g.source_circuit, g.circuit, g.mode, options.get("wrt"), options.get("of"),
+            options.get("include_value", False),
+        )  # fmt: skip
+    except CHECK_ERRORS as e:
+        log.exception("the check of a %s result could not run", g.mode)
+        return {"passed": None, "reason": f"the check could not run: {type(e).__name__}: {e}"}
+
+
+def gradient_result(meta: dict, g, cert: dict, checked: dict | None = None) -> dict:
+    """The result summary with its size certificate (source, raw and result measures) and
+    the record of its check (``checked``, absent when the request said ``verify: false``)."""
     raw = cert["raw"]
     certificate = {
         "mode": cert["mode"],
@@ -173,6 +196,10 @@ def gradient_result(meta: dict, g, cert: dict) -> dict:
         certificate["within_bound"] = raw["size"] <= g.bound
     if cert.get("predicted") is not None:
         certificate["predicted"] = cert["predicted"]
+    if cert.get("gradient") is not None:
+        certificate["gradient"] = cert["gradient"]
+    if checked is not None:
+        certificate["verification"] = checked
     return {
         "circuit_id": meta["id"],
         "size": meta["size"],

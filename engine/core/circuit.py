@@ -16,6 +16,7 @@ from types import MappingProxyType
 import numpy as np
 
 INDEX = np.int64  # vertex numbers and offsets
+MAX_NAME_BYTES = 1024  # an input name's longest encoding (circuit-format.md)
 
 # How a circuit pictures itself (``_repr_svg_``): a later stage, ``engine.drawing``,
 # registers its ``draw`` here when the engine is imported; core never imports upward.

@@ -13,12 +13,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..core.circuit import INDEX, Circuit
+from ..core.circuit import INDEX, MAX_NAME_BYTES, Circuit
 from ..errors import MAX_ERRORS, CircuitError, ErrorItem, pointer
 
 NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 INPUT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\[\]]*")
-MAX_NAME_BYTES = 1024
 ABSENT = object()  # doc.get(key, ABSENT): a key that is not there (None is JSON null)
 
 _I64 = 2**63

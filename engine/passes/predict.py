@@ -1,9 +1,11 @@
-"""Predict the size of each mode's result, for ``mode="auto"``.
+"""Predict the size of each mode's raw result, for ``mode="auto"`` and size guards.
 
-A raw result costs roughly one multiplication per (wire, seed) pair where the wire carries a
-nonzero derivative of that seed: forward seeds are the ``wrt`` inputs (a wire a→g counts when
-a depends on the input), backward seeds are the outputs (a wire g→u counts when the output
-depends on u). Both counts come from dependency bitsets, 64 seeds per sweep.
+A raw result is the source, one rule gate per wire that carries a derivative, and roughly
+one multiplication and one addition per (wire, seed) pair where the wire carries a nonzero
+derivative of that seed: forward seeds are the ``wrt`` inputs (a wire a→g counts when a
+depends on the input), backward seeds are the outputs (a wire g→u counts when the output
+depends on u). Both counts come from dependency bitsets, 64 seeds per sweep. A directional
+mode (jvp, vjp) is one sweep whose seed is all of them at once: every such wire once.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import numpy as np
 
 from .. import jit
 from ..core.circuit import Circuit
+from ..core.layout import JACOBIAN_MODES, layout
+from ..core.measures import size
+from .propagate import activity
 
 SEEDS_PER_SWEEP = 64
 MAX_SWEEPS = 16  # beyond 1024 seeds, sample seeds and scale the count
@@ -76,10 +81,33 @@ def _count(kernel, c: Circuit, seeds: list[int], live: np.ndarray) -> float:
     return total * scale
 
 
+def _carrying(c: Circuit, depends, needed) -> int:
+    """Wires that carry a derivative: they feed a gate that depends on a ``wrt`` input and
+    that a chosen output needs (one rule gate each, in every mode)."""
+    return int(np.count_nonzero((depends & needed)[c.wire_owner()]))
+
+
 def predicted_sizes(c: Circuit, xs: list[int], fs: list[int], depends, needed) -> dict[str, float]:
-    """Approximate gate counts of the raw forward and backward results."""
-    shared = float(np.count_nonzero((depends & needed)[c.wire_owner()]))  # rule gates, both modes
+    """Approximate sizes of the raw forward and backward results."""
+    base = float(size(c) + _carrying(c, depends, needed))  # the source and the rule gates
     outputs = [int(c.outputs[i]) for i in fs]
     fwd = _count(_forward_pairs, c, xs, needed)
     bwd = _count(_backward_pairs, c, outputs, depends)
-    return {"forward": shared + 2 * fwd, "backward": shared + 2 * bwd}
+    return {"forward": base + 2 * fwd, "backward": base + 2 * bwd}
+
+
+HVP_FACTOR = 2.5  # raw hvp / predicted one-sweep size: 0.5–2.4 measured (docs/modes.md)
+
+
+def predicted_size(c: Circuit, mode: str, wrt=None, of=None) -> float:
+    """The approximate size (gates that are not constants) of ``mode``'s raw result for this
+    request; ``auto``: the smaller of forward and backward. Invalid requests raise the
+    ``CircuitError`` that ``differentiate`` would."""
+    lay = layout(c, mode, wrt, of)
+    xs, fs = list(lay.xs), list(lay.fs)
+    depends, needed = activity(c, xs, fs)
+    if mode in JACOBIAN_MODES:
+        sizes = predicted_sizes(c, xs, fs, depends, needed)
+        return min(sizes.values()) if mode == "auto" else sizes[mode]
+    one_sweep = float(size(c) + 3 * _carrying(c, depends, needed))
+    return one_sweep if mode in ("jvp", "vjp") else HVP_FACTOR * one_sweep

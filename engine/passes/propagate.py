@@ -14,8 +14,9 @@ from collections.abc import Callable
 import numpy as np
 
 from ..core.circuit import INDEX, Circuit
+from ..core.layout import jacobian_names, resolve, unique_outputs
 from ..core.ops import ADD, CONST, MUL, MUL0, needs_strong_zero
-from ..errors import MAX_ERRORS, Cancelled, CircuitError, pointer
+from ..errors import Cancelled
 from . import sweeps
 from .partials import wire_partials_of
 from .provenance import result_origin
@@ -24,58 +25,6 @@ _CODES = np.array([CONST.code, ADD.code, MUL.code], dtype=np.uint8)
 # chain-rule products of circuits with a conditional: a zero derivative times an infinite or
 # NaN partial is 0, so the branch a ``where`` did not take leaks nothing (docs/conventions.md)
 _STRONG_CODES = np.array([CONST.code, ADD.code, MUL0.code], dtype=np.uint8)
-
-
-def _shown(x, limit: int = 40) -> str:
-    """``repr(x)`` for a message, cut short (a name may be huge, an integer too long)."""
-    if isinstance(x, str):
-        text = repr(x[:limit])
-        return text if len(x) <= limit else text[:-1] + "…" + text[-1]
-    if x is None or isinstance(x, bool | float) or (isinstance(x, int) and abs(x) < 10**18):
-        return repr(x)
-    return "a very large integer" if isinstance(x, int) else f"a {type(x).__name__}"
-
-
-def resolve(c: Circuit, wrt=None, of=None) -> tuple[list[int], list[int]]:
-    """Input positions for ``wrt`` and output positions for ``of`` (names, or None = all)."""
-
-    def pick(names, known, key):
-        if names is None:
-            return list(range(len(known)))
-        if isinstance(names, str):
-            names = [names]
-        if len(names) > len(known):  # before looking at any name: O(1) for a huge list
-            raise CircuitError(
-                f"has {len(names)} names; the circuit has only {len(known)} {key} names",
-                pointer(key),
-            )
-        index = {n: i for i, n in enumerate(known)}
-        errors, seen, picked = [], set(), []
-        for i, n in enumerate(names):
-            if not isinstance(n, str) or n not in index:
-                errors.append(
-                    (pointer(key, i), f"{_shown(n)} is not one of the circuit's {key} names")
-                )
-            elif n in seen:
-                errors.append((pointer(key, i), f"{_shown(n)} is named twice"))
-            else:
-                seen.add(n)
-                picked.append(index[n])
-            if len(errors) >= MAX_ERRORS:
-                break
-        if not names:
-            errors.append((pointer(key), "is empty: the Jacobian would have no entries"))
-        if errors:
-            from ..errors import ErrorItem
-
-            raise CircuitError([ErrorItem(p, m) for p, m in errors])
-        return picked
-
-    xs = pick(wrt, c.inputs, "wrt")
-    fs = pick(of, c.output_names, "of")
-    if not c.inputs:
-        raise CircuitError("the circuit has no inputs: the Jacobian would have no entries", "/wrt")
-    return xs, fs
 
 
 def activity(c: Circuit, xs, fs) -> tuple[np.ndarray, np.ndarray]:
@@ -90,21 +39,10 @@ def activity(c: Circuit, xs, fs) -> tuple[np.ndarray, np.ndarray]:
 
 def gradient_names(c: Circuit, xs, fs, include_value: bool = False) -> list[str]:
     """``d{f}/d{x}`` row-major, after the circuit's own output names with ``include_value``;
-    a CircuitError if two would be equal (an output named ``df/dx`` beside ``f``...), since
-    output names must be unique."""
-    wrt = [f"/d{c.inputs[j]}" for j in xs]
-    names = [f"d{c.output_names[i]}{x}" for i in fs for x in wrt]
-    if include_value:
-        names = list(c.output_names) + names
-    if len(set(names)) < len(names):
-        seen, twice = set(), []
-        for n in names:
-            if n in seen and n not in twice:
-                twice.append(n)
-            seen.add(n)
-        shown = ", ".join(repr(n) for n in twice[:5])
-        where = "/include_value" if include_value else "/of"
-        raise CircuitError(f"the result's output names would not be unique: {shown}", where)
+    a CircuitError if two would be equal (``core/layout.py``)."""
+    names = list(c.output_names) if include_value else []
+    names += jacobian_names(c.inputs, c.output_names, xs, fs)
+    unique_outputs(names, include_value)
     return names
 
 
@@ -163,7 +101,88 @@ class _Buffer:
         )
 
 
-def _hooks(progress, should_stop):
+class Sweeps:
+    """What the sweeps of one pass over ``c`` share: the partials of the wires that matter
+    (``wrt`` inputs ``xs`` to ``of`` outputs ``fs``), the result's growing arrays (``buf``,
+    starting with c itself) and scratch. ``run`` does one sweep; ``at(v)`` then reads the
+    derivative it left at vertex v as (handle, scale); ``circuit`` makes the result. With
+    ``provenance``, the emitted gates are tagged (``origin`` of ``circuit``'s result)."""
+
+    def __init__(self, c: Circuit, xs, fs, provenance: bool = False):
+        self.c = c
+        self.depends, self.needed = activity(c, xs, fs)
+        active = self.depends & self.needed
+        self.partials = P = wire_partials_of(c, active, provenance)
+        wires_active = int(np.count_nonzero(active[c.wire_owner()]))
+        vertices_active = int(np.count_nonzero(active))
+        # bounds of what one sweep emits (its kernels do not check): per wire one product
+        # of d and ≤ MAX_FACTORS factors, per vertex one add of ≤ 2 terms per wire + a
+        # constant (+ its seeds: ``run``)
+        self.per_sweep = (
+            wires_active + vertices_active + 2,
+            6 * wires_active + vertices_active + 2,
+        )
+        self.buf = _Buffer(c, P.emitter.arrays(), *self.per_sweep)
+        if provenance:
+            self.buf.prov = np.full(len(self.buf.op), -2, INDEX)
+        self.P = (P.scale, P.offset, P.factors)
+        self.codes = _STRONG_CODES if needs_strong_zero(c.op) else _CODES
+        self.P_reverse = None  # the partials in reverse CSR order, for backward sweeps
+        self.rev_wire = None
+        self.deriv, self.dscale = np.empty(P.emitter.next, INDEX), np.zeros(P.emitter.next)
+        terms = 2 * int(np.max(np.bincount(c.args, minlength=1), initial=1)) + 2
+        self.terms = max(terms, 2 * int(np.max(c.arity(), initial=1)) + 2)
+        self.scratch = np.empty(4, INDEX)
+
+    def run(self, direction: str, seeds, handles) -> None:
+        """One ``"forward"`` or ``"backward"`` sweep from the vertices ``seeds``, seed i with
+        derivative ``handles[i]`` (``sweeps.ONE`` or a vertex of the result)."""
+        seeds, handles = np.asarray(seeds, INDEX), np.asarray(handles, INDEX)
+        order = np.argsort(seeds, kind="stable")
+        if direction == "backward":
+            order = order[::-1]
+        seeds, handles = seeds[order], handles[order]
+        gates, wires = self.per_sweep
+        self.buf.reserve(gates + len(seeds), wires + 2 * len(seeds))
+        tv, tc = np.empty(self.terms + len(seeds), INDEX), np.empty(self.terms + len(seeds))
+        self.deriv[:] = sweeps.NONE
+        c, buf = self.c, self.buf
+        shared = (buf.tuple, 0, self.codes, self.deriv, self.dscale, tv, tc, self.scratch)
+        if direction == "forward":
+            sweeps.forward_sweep(
+                seeds, handles, c.arg_offsets, c.args, self.needed, self.P, *shared, buf.prov
+            )
+            return
+        if self.P_reverse is None:  # wires grouped by the vertex they read: sequential reads
+            rev_off, self.rev_wire, consumer = sweeps.reverse_csr(c.arg_offsets, c.args)
+            self.P_reverse = (rev_off, consumer, tuple(a[self.rev_wire] for a in self.P))
+        rev_off, consumer, P = self.P_reverse
+        sweeps.backward_sweep(
+            seeds, handles, consumer, rev_off, self.depends, P, *shared, buf.prov
+        )
+
+    def at(self, v: int) -> tuple[int, float]:
+        return int(self.deriv[v]), float(self.dscale[v])
+
+    def circuit(self, handles, values, names):
+        """The result: outputs ``values`` (vertices of c) then the derivatives ``handles``
+        ((handle, scale) pairs), each one vertex; with provenance, (circuit, origin)."""
+        handles = list(handles)
+        hs = np.array([h for h, _ in handles], INDEX)
+        scales = np.array([s for _, s in handles], np.float64)
+        self.buf.reserve(len(hs) + 2, len(hs))
+        out = np.empty(len(hs), INDEX)
+        one = (np.empty(1, INDEX), np.empty(1))
+        sweeps.entries(self.buf.tuple, _CODES, hs, scales, out, *one)
+        out = np.concatenate([np.asarray(values, INDEX), out])
+        result = self.buf.circuit(self.c, out, names)
+        if self.buf.prov is None:
+            return result
+        tags = self.buf.prov[: result.n_vertices]
+        return result, result_origin(self.c, result, self.partials, tags, self.rev_wire)
+
+
+def hooks(progress, should_stop):
     def tick(done: float) -> None:
         if should_stop is not None and should_stop():
             raise Cancelled()
@@ -186,60 +205,27 @@ def propagate(
     """The raw Jacobian circuit by ``mode`` "forward" or "backward" (no simplification);
     with ``provenance``, (circuit, origin): see ``provenance.result_origin``."""
     xs, fs = resolve(c, wrt, of)
-    tick = _hooks(progress, should_stop)
-    tick(0.0)
-    depends, needed = activity(c, xs, fs)
-    active = depends & needed
-    P = wire_partials_of(c, active, provenance)
-    tick(0.1)
-
-    E = P.emitter
-    wires_active = int(np.count_nonzero(active[c.wire_owner()]))
-    vertices_active = int(np.count_nonzero(active))
-    # per active wire: one product of d and ≤ MAX_FACTORS factors, ≤ 2 terms of an add
-    per_sweep = (wires_active + vertices_active + 2, 6 * wires_active + vertices_active + 2)
-    buf = _Buffer(c, E.arrays(), *per_sweep)
-    if provenance:
-        buf.prov = np.full(len(buf.op), -2, INDEX)
-    P_arrays = (P.scale, P.offset, P.factors)
-    codes = _STRONG_CODES if needs_strong_zero(c.op) else _CODES
-    deriv, dscale = np.empty(E.next, INDEX), np.zeros(E.next)
-    terms = 2 * int(np.max(np.bincount(c.args, minlength=1), initial=1)) + 2
-    terms = max(terms, 2 * int(np.max(c.arity(), initial=1)) + 2)
-    tv, tc, scratch = np.empty(terms, INDEX), np.empty(terms), np.empty(4, INDEX)
-    seeds_list = xs if mode == "forward" else [int(c.outputs[i]) for i in fs]
-    # what each sweep reads off: the outputs (forward) or the wrt inputs (backward)
-    ends = c.outputs[fs] if mode == "forward" else np.asarray(xs, INDEX)
-    handles = np.empty((len(seeds_list), len(ends)), INDEX)
-    scales = np.empty((len(seeds_list), len(ends)))
-    rev_wire = None
-    if mode == "backward":  # wires grouped by the vertex they read, for sequential access
-        rev_off, rev_wire, consumer = sweeps.reverse_csr(c.arg_offsets, c.args)
-        P_arrays = tuple(a[rev_wire] for a in P_arrays)
-    for k, seed in enumerate(seeds_list):
-        buf.reserve(*per_sweep)
-        deriv[:] = sweeps.NONE
-        shared = (P_arrays, buf.tuple, 0, codes, deriv, dscale, tv, tc, scratch)
-        if mode == "forward":
-            sweeps.forward_sweep(seed, c.arg_offsets, c.args, needed, *shared, buf.prov)
-        else:
-            sweeps.backward_sweep(seed, consumer, rev_off, depends, *shared, buf.prov)
-        handles[k], scales[k] = deriv[ends], dscale[ends]
-        tick(0.1 + 0.9 * (k + 1) / len(seeds_list))
-    if mode == "forward":  # handles[j, i] is ∂f_i/∂x_j; the outputs are row-major over (i, j)
-        handles, scales = handles.T, scales.T
-    handles, scales = np.ascontiguousarray(handles).ravel(), np.ascontiguousarray(scales).ravel()
-    buf.reserve(len(handles) + 2, len(handles))
-    out = np.empty(len(handles), INDEX)
-    one = (np.empty(1, INDEX), np.empty(1))
-    sweeps.entries(buf.tuple, _CODES, handles, scales, out, *one)
     names = gradient_names(c, xs, fs, include_value)
-    if include_value:
-        out = np.concatenate([c.outputs, out])
-    result = buf.circuit(c, out, names)
-    if provenance:
-        return result, result_origin(c, result, P, buf.prov[: result.n_vertices], rev_wire)
-    return result
+    tick = hooks(progress, should_stop)
+    tick(0.0)
+    S = Sweeps(c, xs, fs, provenance)
+    tick(0.1)
+    seeds = xs if mode == "forward" else [int(c.outputs[i]) for i in fs]
+    one = [sweeps.ONE]
+    results: list[list[tuple[int, float]]] = []
+    for k, seed in enumerate(seeds):
+        S.run(mode, [seed], one)
+        if mode == "forward":
+            results.append([S.at(c.outputs[i]) for i in fs])
+        else:
+            results.append([S.at(x) for x in xs])
+        tick(0.1 + 0.9 * (k + 1) / len(seeds))
+    if mode == "forward":  # results[j][i] = ∂f_i/∂x_j; emit row-major over (i, j)
+        handles = [results[j][i] for i in range(len(fs)) for j in range(len(xs))]
+    else:
+        handles = [results[i][j] for i in range(len(fs)) for j in range(len(xs))]
+    values = c.outputs if include_value else []
+    return S.circuit(handles, values, names)
 
 
 def forward_propagate(c: Circuit, wrt=None, of=None, **hooks) -> Circuit:

@@ -3,6 +3,9 @@
 Both apply the chain rule with the per-wire partials of ``partials.py``:
 forward (5)  ∂g/∂x = Σ_{wires a→g} ∂a/∂x · ∂ₐ[g]   in topological order, once per input x;
 backward (6) ∂y/∂g = Σ_{wires g→u} ∂y/∂u · ∂_g[u]  in reverse order, once per output y.
+A sweep starts from seeds: a Jacobian sweep from one vertex whose derivative is 1; a
+directional one from all of them at once, each with its own handle (a tangent or a
+cotangent input), which by linearity gives J·v (forward) or uᵀ·J (backward) in one sweep.
 A derivative is ``scale × handle`` where the handle is a vertex of the result, ``ONE`` (so
 the derivative is the constant ``scale``) or ``NONE`` (zero); keeping the scale apart means
 a lone weighted term costs no gate, its weight rides into the consumer's coefficients.
@@ -136,29 +139,62 @@ def _tag(prov, start, count, what):
         prov[g] = what
 
 
+@numba.njit(cache=True, inline="always", _nrt=False)
+def _seed_terms(v, seeds, handles, s, tv, tc, nt):
+    """Append the seeds at vertex v (``seeds[s:]`` in sweep order) as unit terms; returns
+    (next s, nt, constant part, whether v was seeded)."""
+    cacc = 0.0
+    seeded = False
+    while s < len(seeds) and seeds[s] == v:
+        if handles[s] == ONE:
+            cacc += 1.0
+        else:
+            tv[nt] = handles[s]
+            tc[nt] = 1.0
+            nt += 1
+        s += 1
+        seeded = True
+    return s, nt, cacc, seeded
+
+
 @jit.entry
 @numba.njit(cache=True, _nrt=False)  # no reference counting: it cost ~10 atomics per gate
 def backward_sweep(
-    y, consumer, rev_off, live, P, buf, base, codes, deriv, dscale, tv, tc, scratch, prov=None
+    seeds,
+    handles,
+    consumer,
+    rev_off,
+    live,
+    P,
+    buf,
+    base,
+    codes,
+    deriv,
+    dscale,
+    tv,
+    tc,
+    scratch,
+    prov=None,
 ):
-    """∂y/∂v = dscale[v]·deriv[v] for every vertex v (``deriv`` reset by the caller to NONE).
+    """Σ over seeds of handle · ∂seed/∂v = dscale[v]·deriv[v] for every vertex v (``deriv``
+    reset by the caller to NONE); ``seeds`` in descending order.
 
-    Wires come in reverse CSR order (grouped by the vertex they read, then by consumer):
-    ``consumer`` and the partials ``P`` are indexed by that position, so the sweep reads
-    them sequentially.
+    One seed y with handle ONE gives ∂y/∂v (a Jacobian row); the outputs seeded by their
+    cotangent inputs give uᵀ·J in one sweep. Wires come in reverse CSR order (grouped by
+    the vertex they read, then by consumer): ``consumer`` and the partials ``P`` are indexed
+    by that position, so the sweep reads them sequentially.
     """
-    deriv[y] = ONE
-    dscale[y] = 1.0
-    for v in range(y - 1, -1, -1):
-        if not live[v]:
+    top = seeds[0]
+    s = 0
+    for v in range(top, -1, -1):
+        s, nt, cacc, seeded = _seed_terms(v, seeds, handles, s, tv, tc, 0)
+        if not (live[v] or seeded):
             continue
-        nt = 0
-        cacc = 0.0
         last = -1
         for r in range(rev_off[v], rev_off[v + 1]):
             u = consumer[r]
-            if u > y:
-                break  # wires are sorted by consumer; later ones cannot reach y
+            if u > top:
+                break  # wires are sorted by consumer; later ones cannot reach a seed
             d = deriv[u]
             if d == NONE:
                 continue
@@ -177,16 +213,33 @@ def backward_sweep(
 @jit.entry
 @numba.njit(cache=True, _nrt=False)
 def forward_sweep(
-    x, arg_offsets, args, live, P, buf, base, codes, deriv, dscale, tv, tc, scratch, prov=None
+    seeds,
+    handles,
+    arg_offsets,
+    args,
+    live,
+    P,
+    buf,
+    base,
+    codes,
+    deriv,
+    dscale,
+    tv,
+    tc,
+    scratch,
+    prov=None,
 ):
-    """∂v/∂x = dscale[v]·deriv[v] for every vertex v (``deriv`` reset by the caller to NONE)."""
-    deriv[x] = ONE
-    dscale[x] = 1.0
-    for v in range(x + 1, len(arg_offsets) - 1):
-        if not live[v]:
+    """Σ over seeds of ∂v/∂seed · handle = dscale[v]·deriv[v] for every vertex v (``deriv``
+    reset by the caller to NONE); ``seeds`` in ascending order.
+
+    One input x with handle ONE gives ∂v/∂x (a Jacobian column); the inputs seeded by their
+    tangent inputs give J·v in one sweep.
+    """
+    s = 0
+    for v in range(seeds[0], len(arg_offsets) - 1):
+        s, nt, cacc, seeded = _seed_terms(v, seeds, handles, s, tv, tc, 0)
+        if not (live[v] or seeded):
             continue
-        nt = 0
-        cacc = 0.0
         start = buf[5][0]
         for w in range(arg_offsets[v], arg_offsets[v + 1]):
             a = args[w]

@@ -137,6 +137,33 @@ def test_grad_of_a_gradient_file(run, tmp_path):
     assert code == 0 and json.loads(out)["values"] == [[36.0]]  # d²(x³y)/dx² = 6xy
 
 
+@pytest.mark.parametrize("mode", ["jvp", "vjp", "hvp"])
+def test_grad_writes_directional_circuits_and_says_they_were_verified(run, tmp_path, mode):
+    out_file = tmp_path / f"{mode}.json"
+    code, _, err = run("grad", "--expr", "x*x*y + sin(y)", "--mode", mode, "-o", str(out_file))
+    assert code == 0
+    lines = err.splitlines()
+    what = {"jvp": "1 J·v outputs (jvp)", "vjp": "2 uᵀ·J outputs (vjp)", "hvp": "2 H·v outputs"}
+    assert what[mode] in lines[0]
+    assert lines[-1].startswith("circuitgrad grad: verified by central differences at 3 points")
+    seeds = "cotangent[f]=2" if mode == "vjp" else "tangent[x]=1,tangent[y]=-1"
+    code, out, _ = run("eval", str(out_file), "--at", f"x=2,y=0,{seeds}")
+    doc = json.loads(out)
+    expected = {  # ∇ = (2xy, x² + cos y), H = [[2y, 2x], [2x, −sin y]] at (2, 0)
+        "jvp": (["jvp[f]"], [[-5.0]]),
+        "vjp": (["vjp[x]", "vjp[y]"], [[0.0, 10.0]]),
+        "hvp": (["hvp[x]", "hvp[y]"], [[-4.0, 4.0]]),
+    }[mode]
+    assert code == 0 and (doc["outputs"], doc["values"]) == (expected[0], expected[1])
+
+
+def test_grad_no_verify_and_hvp_of_several_outputs(run):
+    code, _, err = run("grad", "--expr", "x*y", "--no-verify")
+    assert code == 0 and "verified" not in err
+    code, out, err = run("grad", "--expr", "f = x*y; g = x", "--mode", "hvp")
+    assert code == 1 and out == "" and "/of: hvp needs one scalar output" in err
+
+
 # -- eval -----------------------------------------------------------------------------------
 def test_eval_at_points(run):
     code, out, err = run("eval", "--expr", EQ1, "--at", "x=1,y=2,z=3", "--at", "z=0, y=0, x=0")
