@@ -157,9 +157,7 @@ class Sweeps:
             rev_off, self.rev_wire, consumer = sweeps.reverse_csr(c.arg_offsets, c.args)
             self.P_reverse = (rev_off, consumer, tuple(a[self.rev_wire] for a in self.P))
         rev_off, consumer, P = self.P_reverse
-        sweeps.backward_sweep(
-            seeds, handles, consumer, rev_off, self.depends, P, *shared, buf.prov
-        )
+        sweeps.backward_sweep(seeds, handles, consumer, rev_off, self.depends, P, *shared, buf.prov)
 
     def at(self, v: int) -> tuple[int, float]:
         return int(self.deriv[v]), float(self.dscale[v])
