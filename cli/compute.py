@@ -103,6 +103,24 @@ def _configure_grad(p: argparse.ArgumentParser) -> None:
     )
 
 
+def gradient_job(client: Client, ref: CircuitRef, source: Source, args, **options):
+    """Submit the gradient the arguments ask for (``--mode``, ``--wrt``, ``--of``,
+    ``--include-value``, ``--no-simplify``) and wait for it; errors located."""
+    with located("request"):
+        job = client.gradient(
+            ref,
+            mode=args.mode,
+            wrt=args.wrt,
+            of=args.of,
+            include_value=args.include_value,
+            simplify=args.simplify,
+            **options,
+        )
+    with located(source.where):
+        job.wait(timeout=JOB_TIMEOUT_SECONDS)
+    return job
+
+
 def describe_gradient(job, out: str) -> list[str]:
     """What ``grad`` says on stderr: where it wrote what, and why that mode."""
     result = job.result
@@ -151,18 +169,7 @@ def run_grad(args: argparse.Namespace) -> int:
     source = read_source(args)
     with connect(args) as client:
         ref = upload(client, source)
-        with located("request"):
-            job = client.gradient(
-                ref,
-                mode=args.mode,
-                wrt=args.wrt,
-                of=args.of,
-                include_value=args.include_value,
-                simplify=args.simplify,
-                verify=args.verify,
-            )
-        with located(source.where):
-            job.wait(timeout=JOB_TIMEOUT_SECONDS)
+        job = gradient_job(client, ref, source, args, verify=args.verify)
         with located("result"):
             circuit = job.result.download()
     dump(circuit, out or "-")

@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .compute import JOB_TIMEOUT_SECONDS, MODES, connect, say, upload
+from .compute import MODES, connect, gradient_job, say, upload
 from .errors import UsageError, located
 from .program import command
 from .sources import add_circuit_arguments, names, read_source
@@ -71,17 +71,7 @@ def run_draw(args: argparse.Namespace) -> int:
     with connect(args) as client:
         ref = upload(client, source)
         if args.gradient:
-            with located("request"):
-                job = client.gradient(
-                    ref,
-                    mode=args.mode,
-                    wrt=args.wrt,
-                    of=args.of,
-                    include_value=args.include_value,
-                    simplify=args.simplify,
-                )
-            with located(source.where):
-                job.wait(timeout=JOB_TIMEOUT_SECONDS)
+            job = gradient_job(client, ref, source, args)
             with located("result"):
                 text = job.picture(format=fmt, max_gates=args.max_gates)
         else:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from circuitgrad.engine.building.parser import MAX_LENGTH as EXPRESSION_LENGTH
 from circuitgrad.engine.building.parser import MAX_NAME_LENGTH as EXPRESSION_NAME_LENGTH
 from circuitgrad.engine.core import ops
+from circuitgrad.engine.core.layout import MODES
 from circuitgrad.engine.formats.checks import INPUT_NAME, MAX_NAME_BYTES
 from circuitgrad.worker.settings import Settings
 
@@ -96,11 +97,17 @@ def _options(s: Settings) -> dict:
     wrt = {**_names(NAME, s.max_circuit_inputs), "minItems": 1}
     of = {**_names({"type": "string"}, s.max_circuit_outputs), "minItems": 1}
     return {
-        "mode": {"type": "string", "enum": ["backward", "forward", "auto"], "default": "backward"},
+        "mode": {"type": "string", "enum": list(MODES), "default": "backward"},
         "wrt": {**wrt, "description": "input names (default: all inputs)"},
         "of": {**of, "description": "output names (default: all outputs)"},
         "include_value": {"type": "boolean", "default": False},
         "simplify": {"type": "boolean", "default": True},
+        "verify": {
+            "type": "boolean",
+            "default": True,
+            "description": "check the result against the source at a few seeded points "
+            "(directional central differences; the record is in result.certificate)",
+        },
     }
 
 

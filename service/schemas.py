@@ -175,6 +175,16 @@ class Measures(Schema):
     ops = fields.Dict(keys=fields.String(), values=fields.Integer())
 
 
+NONFINITE = ["NaN", "Infinity", "-Infinity"]
+JSON_NUMBER = [{"type": "number"}, {"type": "string", "enum": NONFINITE}]
+
+
+def json_number(nullable: bool = False, **metadata) -> fields.Raw:
+    """A float64 as JSON carries it: a number, or "NaN", "Infinity", "-Infinity"."""
+    choices = JSON_NUMBER + ([{"type": "null"}] if nullable else [])
+    return fields.Raw(allow_none=nullable, metadata={"anyOf": choices, **metadata})
+
+
 class Verification(Schema):
     """The result checked by directional central differences of the source (docs/modes.md)."""
 
@@ -182,23 +192,23 @@ class Verification(Schema):
     passed = fields.Boolean(
         allow_none=True, metadata={"description": "null: nothing could be checked (reason)"}
     )
-    max_relative_error = fields.Float(allow_none=True)
-    tolerance = fields.Float()
-    step = fields.Float(metadata={"description": "h of the differences"})
+    max_relative_error = json_number(nullable=True)
+    tolerance = json_number()
+    step = json_number(description="h of the differences")
     seed = fields.Integer()
     points = fields.List(
-        fields.List(fields.Float()),
+        fields.List(json_number()),
         allow_none=True,
         metadata={"description": "x per point, in input order; null above 64 inputs"},
     )
     candidates = fields.List(fields.Integer(), metadata={"description": "seeded candidates used"})
     directions = fields.List(
-        fields.List(fields.Float()),
+        fields.List(json_number()),
         allow_none=True,
         metadata={"description": "v per point, over wrt; null above 64"},
     )
-    cotangents = fields.List(fields.List(fields.Float()), allow_none=True)
-    cross_directions = fields.List(fields.List(fields.Float()), allow_none=True)
+    cotangents = fields.List(fields.List(json_number()), allow_none=True)
+    cross_directions = fields.List(fields.List(json_number()), allow_none=True)
     checked = fields.Integer(metadata={"description": "comparisons made"})
     skipped = fields.Integer(metadata={"description": "comparisons not finite or not smooth"})
     refined = fields.Integer(metadata={"description": "points differenced again at step/100"})

@@ -128,7 +128,8 @@ def test_compose_environment_is_what_the_settings_read(tmp_path):
     from circuitgrad.service.secrets import ensure_secrets
     from circuitgrad.worker.settings import Settings
 
-    env = {k: str(v) for k, v in COMPOSE["services"]["worker"]["environment"].items()}
+    written = {k: str(v) for k, v in COMPOSE["services"]["worker"]["environment"].items()}
+    env = dict(written)
     paths = ensure_secrets(tmp_path)  # what the secrets service writes into its volume
     env["CIRCUITGRAD_REDIS_PASSWORD_FILE"] = str(paths["redis_password"])
     env["CIRCUITGRAD_API_KEYS_FILE"] = str(paths["api_keys"])
@@ -139,9 +140,9 @@ def test_compose_environment_is_what_the_settings_read(tmp_path):
     assert s.visibility_timeout > s.hard_time_limit > s.soft_time_limit
     own = {"CIRCUITGRAD_METRICS_PORT": "9100"}  # a worker shows its own metrics
     assert COMPOSE["services"]["api"]["environment"] == {
-        k: v for k, v in env.items() if k not in own
+        k: v for k, v in written.items() if k not in own
     }
-    assert {k: env[k] for k in own} == own
+    assert {k: written[k] for k in own} == own
     assert os.path.isabs(env["NUMBA_CACHE_DIR"])
     assert (
         ensure_secrets(tmp_path) == paths

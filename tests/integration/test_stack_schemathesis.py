@@ -53,9 +53,11 @@ def failures_of(stream) -> tuple[list[str], int]:
                         case = event.recorder.cases[case_id].value
                         info = check.failure_info
                         title = info.failure.title if info is not None else ""
+                        why = str(getattr(info.failure, "message", "")) if info else ""
                         found.append(
                             f"{event.phase.name} {event.label}: {check.name} ({title}) "
-                            f"{case.method} {case.formatted_path} body={str(case.body)[:200]}"
+                            f"{case.method} {case.formatted_path} query={case.query} "
+                            f"body={str(case.body)[:200]} — {why[:600]}"
                         )
         elif isinstance(event, events.PhaseFinished):
             print(f"schemathesis phase {event.phase.name}: {event.status} ({time.monotonic():.0f})")

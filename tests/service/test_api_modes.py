@@ -146,7 +146,10 @@ def test_hvp_of_one_named_output_of_several(client, rt):
 def test_the_openapi_document_lists_the_modes_and_the_verification(client):
     doc = client.get("/v1/openapi.json").get_json()
     schemas = doc["components"]["schemas"]
-    assert schemas["GradientIn"]["properties"]["mode"]["enum"] == list(MODES)
-    assert schemas["GradientIn"]["properties"]["verify"]["type"] == "boolean"
+    variants = [schemas[ref["$ref"].rpartition("/")[2]] for ref in schemas["GradientIn"]["oneOf"]]
+    assert len(variants) == 3  # by circuit_id, circuit or expression: the same options
+    for variant in variants:
+        assert variant["properties"]["mode"]["enum"] == list(MODES)
+        assert variant["properties"]["verify"]["type"] == "boolean"
     check = schemas["Verification"]["properties"]
     assert {"passed", "max_relative_error", "tolerance", "points", "directions"} <= set(check)
