@@ -23,6 +23,7 @@ from .tape import (
     _MAX_ARGS,
     _MIN_ARGS,
     PRODUCT,
+    STRONG,
     SUM,
     Tape,
     _check,
@@ -54,7 +55,7 @@ def _streams(op, arg_offsets, args, coeffs, param, outputs, n_inputs, kind, has_
         ins[pc], ins[pc + 1] = code, v
         pc += 2
         lo, hi = arg_offsets[v], arg_offsets[v + 1]
-        if kind[code] == SUM or kind[code] == PRODUCT:
+        if kind[code] == SUM or kind[code] == PRODUCT or kind[code] == STRONG:
             ins[pc] = hi - lo
             pc += 1
             num[fp] = -0.0 if kind[code] == SUM else 1.0  # the reduction's identity
