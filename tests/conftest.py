@@ -27,6 +27,7 @@ import redis
 import yaml
 
 from circuitgrad.service.embedded_redis import EmbeddedRedis, free_port
+from circuitgrad.worker.processes import preexec
 from circuitgrad.worker.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,6 +192,7 @@ class ProcessStack:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             cwd=ROOT,
+            preexec_fn=preexec(),  # a crashed test run leaves no stack behind
         )
 
     def start_worker(self, i: int) -> None:

@@ -25,8 +25,10 @@ import pytest
 from circuitgrad.engine import differentiate, evaluate
 from circuitgrad.engine.building.generate import random_dag
 from circuitgrad.engine.formats.codec import to_packed
+from circuitgrad.engine.passes.predict import predicted_size
 from circuitgrad.service.embedded_redis import EmbeddedRedis
 from circuitgrad.worker.runtime import Runtime
+from circuitgrad.worker.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -66,6 +68,9 @@ def alive(pid: int) -> bool:
         return False
 
 
+ACCEPTED_RESULT_GATES = Settings().max_result_gates // 2  # with room for the estimate's error
+
+
 def phases(c, **options) -> dict[str, float]:
     """Seconds the engine spends, here and now, in rules+sweeps and in simplification."""
     marks = [time.perf_counter()]
@@ -79,9 +84,12 @@ def phases(c, **options) -> dict[str, float]:
 def sized(make, phase: str, seconds: float, **options):
     """The circuit ``make(gates)`` whose ``phase`` lasts about ``seconds`` here (gates grow
     until it does; measured on this machine now, so a loaded machine gets a smaller one)."""
-    gates = 2_000
+    gates, c = 2_000, None
     while True:
-        c = make(gates)
+        smaller, c = c, make(gates)
+        mode = options.get("mode", "backward")
+        if smaller is not None and predicted_size(c, mode) > ACCEPTED_RESULT_GATES:
+            return smaller  # a loaded machine must not grow it past the service's size guard
         took = phases(c, **options)[phase]
         if took >= seconds or gates >= 2_000_000:
             return c
