@@ -41,7 +41,8 @@ def open_sockets(url: str, n: int, data: bytes) -> list[socket.socket]:
 def test_stalled_connections_and_long_polls_do_not_starve_the_api(stack, http):
     rt = runtime(stack.settings)
     # a job no worker will ever get: its long polls hold for their whole ?wait=30
-    rec, _ = rt.jobs.submit("default", "gradient", uuid.uuid4().hex, {"circuit_id": "c_x"})
+    fields = {"circuit_id": "c_x", "options": {"mode": "backward"}}  # as GET /v1/jobs shows
+    rec, _ = rt.jobs.submit("default", "gradient", uuid.uuid4().hex, fields)
     stalled = open_sockets(stack.url, 200, b"GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Slo")
     polls = open_sockets(
         stack.url, 200, f"GET /v1/jobs/{rec['id']}?wait=30 HTTP/1.1\r\nHost: x\r\n\r\n".encode()
@@ -69,6 +70,7 @@ def test_stalled_connections_and_long_polls_do_not_starve_the_api(stack, http):
     finally:
         for s in stalled + polls:
             s.close()
+        rt.jobs.cancel(rec["id"])  # the shared stack's later tests list a final job
     p99_health, p99_trip = np.percentile(health, 99), np.percentile(trips, 99)
     print(f"held 200 + 200: health p99 {p99_health * 1e3:.0f} ms ({len(health)} requests), "
           f"upload+evaluate p99 {p99_trip * 1e3:.0f} ms")  # fmt: skip
