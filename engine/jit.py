@@ -181,15 +181,24 @@ def _boxed(value):
 
 
 # -- the Python versions ----------------------------------------------------------------
+# NumPy's name -> the C library's, for every function the op table evaluates with (Numba
+# compiles each to the C library's; NumPy's own loops may differ in the last bit)
+_UNARY = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tan": "tan",
+          "tanh": "tanh", "sinh": "sinh", "cosh": "cosh", "sqrt": "sqrt",
+          "arcsin": "asin", "arccos": "acos", "arctan": "atan", "arcsinh": "asinh",
+          "arccosh": "acosh", "arctanh": "atanh", "log1p": "log1p", "expm1": "expm1",
+          "log2": "log2", "log10": "log10", "floor": "floor", "ceil": "ceil"}  # fmt: skip
+_BINARY = {"power": "pow", "hypot": "hypot", "arctan2": "atan2"}
+
+
 def _libm():
     lib = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
     out = {}
-    for name in ("exp", "log", "sin", "cos", "tanh", "sqrt"):
-        f = getattr(lib, name)
-        f.restype, f.argtypes = ctypes.c_double, [ctypes.c_double]
-        out[name] = f
-    lib.pow.restype, lib.pow.argtypes = ctypes.c_double, [ctypes.c_double, ctypes.c_double]
-    out["power"] = lib.pow
+    for table, arity in ((_UNARY, 1), (_BINARY, 2)):
+        for numpy_name, c_name in table.items():
+            f = getattr(lib, c_name)
+            f.restype, f.argtypes = ctypes.c_double, [ctypes.c_double] * arity
+            out[numpy_name] = f
     return out
 
 

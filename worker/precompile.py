@@ -108,19 +108,22 @@ def workload() -> None:
     from circuitgrad.engine.building.parser import parse_expression
     from circuitgrad.engine.core.measures import measures
     from circuitgrad.engine.evaluation.evaluate import evaluate
+    from circuitgrad.engine.evaluation.verify import verify
     from circuitgrad.engine.formats.codec import from_msgpack, to_json, to_msgpack
     from circuitgrad.engine.passes.gradient import differentiate
 
     scaled = parse_expression("3*sin(x)")  # a scaled derivative: the gate emitter
     for c in (equation1(), random_dag(50, n_inputs=3, seed=0, n_outputs=2), scaled):
-        for mode in ("backward", "forward", "auto"):
+        for mode in ("backward", "forward", "auto", "jvp", "vjp"):
             g = differentiate(c, mode=mode, include_value=mode == "forward")
-            evaluate(g.circuit, np.ones(c.n_inputs))
-            evaluate(g.circuit, np.ones((64, c.n_inputs)))
+            evaluate(g.circuit, np.ones(g.circuit.n_inputs))
+            evaluate(g.circuit, np.ones((64, g.circuit.n_inputs)))
+            verify(c, g.circuit, g.mode, include_value=mode == "forward")  # every job's check
             from_msgpack(to_msgpack(g.circuit, packed=True))
             to_json(g.circuit)
             measures(g.circuit)
         differentiate(c, simplify=False)
+        differentiate(c, mode="backward", provenance=True)  # the gradient's picture
 
 
 def compile_all(progress: bool) -> float:

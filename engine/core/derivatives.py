@@ -123,9 +123,9 @@ def hypot_partials(g, a, b, p, c):  # a/h, b/h; at (0, 0) both 0 (h = 0 < TINY)
     return [apply("div", a, h), apply("div", b, h)]
 
 
-def atan2_partials(g, y, x, p, c):  # x/(x² + y²), −y/(x² + y²), via hypot: no overflow
-    t = power(hypot(y, x), -2.0)
-    return [x * t, -y * t]
+def atan2_partials(g, y, x, p, c):  # x/(x² + y²), −y/(x² + y²) as x·r·r, r = 1/hypot(y, x):
+    r = recip(hypot(y, x))  # x·r lies in [−1, 1], so only a true result over- or underflows
+    return [x * r * r, -y * r * r]
 
 
 def powv_partials(g, a, b, p, c):  # b·a^(b−1), a^b·ln a

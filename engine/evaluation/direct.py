@@ -13,6 +13,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .. import jit
 from ..core import ops
 from ..core.circuit import Circuit
 from .kernels import LOAD, LOAD_CONST, OUT, PREFETCH_PAD
@@ -22,8 +23,6 @@ from .tape import (
     _KIND,
     _MAX_ARGS,
     _MIN_ARGS,
-    PRODUCT,
-    STRONG,
     SUM,
     Tape,
     _check,
@@ -33,6 +32,7 @@ from .tape import (
 BLOCK = 8  # points per block: V·BLOCK slots
 
 
+@jit.entry
 @numba.njit(cache=True)
 def _streams(op, arg_offsets, args, coeffs, param, outputs, n_inputs, kind, has_param,
              has_coeffs):  # fmt: skip
@@ -55,7 +55,7 @@ def _streams(op, arg_offsets, args, coeffs, param, outputs, n_inputs, kind, has_
         ins[pc], ins[pc + 1] = code, v
         pc += 2
         lo, hi = arg_offsets[v], arg_offsets[v + 1]
-        if kind[code] == SUM or kind[code] == PRODUCT or kind[code] == STRONG:
+        if kind[code] >= SUM:  # a reduction: its count, then its identity
             ins[pc] = hi - lo
             pc += 1
             num[fp] = -0.0 if kind[code] == SUM else 1.0  # the reduction's identity

@@ -39,7 +39,7 @@ from .kernels import LOAD, LOAD_CONST, OUT, PREFETCH_PAD
 # what the lowering needs to know of each op code (read from the table, never listed here)
 # A strong product folds no constants (a zero among them decides only once the product is
 # known to be NaN), so its constant arguments are read from slots like any other.
-SOURCE_INPUT, SOURCE_CONST, FIXED, SUM, PRODUCT, STRONG = 0, 1, 2, 3, 4, 5
+SOURCE_INPUT, SOURCE_CONST, FIXED, SUM, PRODUCT, STRONG = 0, 1, 2, 3, 4, 5  # reductions: >= SUM
 _REDUCTION_KIND = {ops.SUM: SUM, ops.PRODUCT: PRODUCT, ops.STRONG_PRODUCT: STRONG}
 _KIND = np.array(
     [
@@ -384,7 +384,7 @@ def _emit(codes, params, folds, offsets, ids, reads, coeffs, out_ids, n_inputs, 
     for i in range(-1, L):
         if i >= 0:
             k_i = kind[codes[i]]
-            reduction = k_i == SUM or k_i == PRODUCT or k_i == STRONG
+            reduction = k_i >= SUM
             for k in range(offsets[i], offsets[i + 1]):  # sources first read here
                 x = ids[k]
                 if reads[k] and slot[x] < 0:

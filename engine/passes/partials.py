@@ -94,11 +94,16 @@ def wire_partials_of(c: Circuit, active: np.ndarray, provenance: bool = False) -
 
 
 def rule_owners(E: Emitter, groups) -> np.ndarray:
-    """Per rule gate, the gate whose rule built it: every batch a rule emits has one gate
-    per gate of its group, except shared constants (-2)."""
+    """Per rule gate, the gate whose rule built it: every batch a rule emits has a whole
+    number of gates per gate of its group, in rows of the group's order (one row, or one
+    per link of a product's prefix and suffix chains), except shared constants (-2)."""
     owners = [np.empty(0, INDEX)]
-    ends = [mark for mark, _ in groups[1:]] + [E.batches]
+    ends = [mark for mark, _ in groups[1:]] + [E.batches] if groups else []  # no gate: none
     for (mark, g), end in zip(groups, ends, strict=True):
         for code, n in E.batch_sizes(mark)[: end - mark]:
-            owners.append(g if code != CONST.code else np.full(n, -2, INDEX))
+            if code == CONST.code:
+                owners.append(np.full(n, -2, INDEX))
+                continue
+            assert n % len(g) == 0, (n, len(g))  # a rule's batches are whole rows
+            owners.append(np.tile(g, n // len(g)))
     return np.concatenate(owners)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from .. import jit
 from ..core.circuit import INDEX, Circuit
 from ..core.ops import CONST
 
@@ -57,6 +58,7 @@ def result_origin(c: Circuit, result: Circuit, P, tags: np.ndarray, rev_wire) ->
     return origin
 
 
+@jit.entry
 @numba.njit(cache=True)
 def rule_gate_wires(V, arg_offsets, factors, owner, offsets, args):
     """Per rule gate (vertices V, V+1, ...), the wire of its owner gate whose partial uses

@@ -20,9 +20,15 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 @given(circuits(max_outputs=3), st.integers(1, 20), st.integers(0, 2**32 - 1))
 def test_direct_equals_the_reference(c, N, seed):
     X = np.random.default_rng(seed).uniform(-2, 2, (N, c.n_inputs))
-    np.testing.assert_allclose(
-        evaluate_direct(c, X), evaluate_reference(c, X), rtol=1e-13, atol=1e-300, equal_nan=True
-    )
+    expected = evaluate_reference(c, X)
+    # compiled code calls libm where NumPy has its own kernels: an ulp apart, which a
+    # cancellation inside the circuit magnifies; a misplaced slot is off by far more
+    finite = np.where(np.isfinite(expected), np.abs(expected), 0)
+    scale = finite.max(axis=1, keepdims=True) if finite.size else 0
+    got = evaluate_direct(c, X)
+    close = np.isclose(got, expected, rtol=1e-11, atol=0, equal_nan=True)
+    close |= np.abs(got - expected) <= 1e-13 * scale  # the row's magnitude: cancellations
+    assert close.all(), (got[~close], expected[~close])
 
 
 @pytest.mark.parametrize("mode", ["backward", "jvp", "hvp"])

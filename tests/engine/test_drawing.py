@@ -232,3 +232,17 @@ def test_provenance_does_not_change_the_result():
             assert len(p.origin) == len(p.copy_of) == traced.circuit.n_vertices
             assert (p.copy_of[: c.n_inputs] == range(c.n_inputs)).all()
             assert ((p.origin == -1) == (p.copy_of >= 0)).all()
+
+
+@pytest.mark.parametrize("expression", ["x", "x + 0*y", "3"])
+@pytest.mark.parametrize("mode", ["backward", "forward"])
+@pytest.mark.parametrize("simplify", [True, False])
+def test_gradients_of_circuits_without_active_gates_have_provenance(expression, mode, simplify):
+    """No gate for the derivative rules to run on (an input as output, a constant, an
+    input multiplied away): the provenance is of the copied source alone, and draws."""
+    c = parse_expression(expression, inputs=["x", "y"])
+    g = differentiate(c, mode=mode, simplify=simplify, provenance=True)
+    assert len(g.provenance.origin) == g.circuit.n_vertices
+    root = parse(draw(g.circuit, provenance=g.provenance))
+    labels = ", ".join(t for n in nodes(root) for t in texts(n, "output-name"))
+    assert sorted(labels.split(", ")) == ["df/dx", "df/dy"]  # outputs sharing a vertex: one label

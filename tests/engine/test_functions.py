@@ -160,3 +160,34 @@ def test_every_op_travels_in_every_wire_format():
         assert codec.content_id(back) == ident
         assert back.op.tolist() == c.op.tolist()
         np.testing.assert_array_equal(evaluate(back, X), evaluate(c, X))
+
+
+@pytest.mark.parametrize("mode", ["backward", "forward"])
+@pytest.mark.parametrize(
+    "y, x",
+    [
+        (1.0, 2.0),
+        (-2.0, 0.5),
+        (1e-160, 0.0),
+        (0.0, 1e-160),
+        (3e-170, 4e-170),
+        (3e170, 4e170),
+        (1e300, 1e-300),
+        (-1e-300, 1e300),
+    ],  # fmt: skip
+)
+def test_atan2_partials_hold_over_the_whole_range(y, x, mode):
+    """x/(x² + y²) and −y/(x² + y²) where x² + y² itself would over- or underflow; the
+    reference is exact rational arithmetic."""
+    from fractions import Fraction
+
+    from circuitgrad.engine.passes.gradient import differentiate
+
+    c = parse_expression("atan2(y, x)", ["y", "x"])
+    g = differentiate(c, mode=mode)
+    got = evaluate(g.circuit, np.array([[y, x]]))[0]
+    d = Fraction(x) ** 2 + Fraction(y) ** 2
+    want = {"df/dy": float(Fraction(x) / d), "df/dx": float(-Fraction(y) / d)}
+    for name, value in want.items():
+        got_value = got[g.circuit.output_names.index(name)]
+        assert got_value == pytest.approx(value, rel=4e-16, abs=0), name

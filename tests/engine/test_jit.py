@@ -17,6 +17,7 @@ from circuitgrad.engine import jit
 from circuitgrad.engine.building.generate import equation1, random_dag
 from circuitgrad.engine.core.measures import measures
 from circuitgrad.engine.evaluation.evaluate import evaluate, tape_of
+from circuitgrad.engine.evaluation.verify import verify
 from circuitgrad.engine.formats.codec import content_id
 from circuitgrad.engine.passes.gradient import differentiate
 from circuitgrad.engine.passes.simplify import simplify
@@ -25,15 +26,17 @@ ARRAYS = ("op", "arg_offsets", "args", "coeffs", "param", "outputs")
 
 
 def everything(c, X: np.ndarray) -> dict:
-    """Every kernel's work on ``c``: gradients (both modes, auto), simplification,
-    measures, a tape and values at one point and at a batch."""
+    """Every kernel's work on ``c``: gradients (both Jacobian modes, auto, J·v, uᵀ·J),
+    simplification, measures, a tape, values at one point and at a batch, the check."""
     out = {"measures": measures(c), "simplified": simplify(c)}
-    for mode in ("backward", "forward", "auto"):
+    for mode in ("backward", "forward", "auto", "jvp", "vjp"):
         g = differentiate(c, mode=mode, include_value=mode == "forward")
         out[mode] = g.circuit
         out[mode + " raw"] = g.raw
-        out[mode + " values"] = evaluate(g.circuit, X)
-        out[mode + " point"] = evaluate(g.circuit, X[0])
+        T = np.resize(X, (len(X), g.circuit.n_inputs))  # tangents, cotangents: more inputs
+        out[mode + " values"] = evaluate(g.circuit, T)
+        out[mode + " point"] = evaluate(g.circuit, T[0])
+    out["check"] = str(verify(c, out["backward"]))  # NaN compares equal as text
     out["values"] = evaluate(c, X)
     tape = tape_of(out["backward"])
     out["tape"] = (tape.ins, tape.num, tape.pre, tape.n_slots)

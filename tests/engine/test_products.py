@@ -156,3 +156,27 @@ def test_conventions_doc_states_every_kink():
     for op in BY_NAME.values():
         if op.kink:
             assert f"`{op.name}`" in text, op.name
+
+
+@pytest.mark.parametrize("op", ["mul", "mul0"])
+@pytest.mark.parametrize("k", [6, 7, 8, 13, 40])
+def test_provenance_gives_every_gate_of_a_long_product_to_that_product(k, op):
+    """The prefix and suffix chains are batches of several gates per product gate: each
+    belongs to the gate (forward) or one of its wires (backward), whatever the length."""
+    r = generate.Rows([f"x{i}" for i in range(k)])
+    c = r.circuit([r.gate(op, *range(k)), r.gate("sin", 0)], ["f", "s"])
+    gate = k  # the product: the first vertex after the inputs
+    for mode in ("forward", "backward"):
+        g = differentiate(c, mode=mode, simplify=False, provenance=True)
+        origin = g.provenance.origin
+        assert len(origin) == g.circuit.n_vertices
+        added = origin[origin >= 0]
+        assert added.size >= k  # at least one gate per wire of the product
+        if mode == "forward":
+            assert set(np.unique(added)) <= {gate, gate + 1}
+            assert np.sum(added == gate) >= k
+        else:
+            lo, hi = c.arg_offsets[gate], c.arg_offsets[gate + 1]
+            product_wires = added[added < hi]
+            assert np.all(product_wires >= lo)
+            assert set(np.unique(product_wires)) == set(range(lo, hi))  # every wire's term
