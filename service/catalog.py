@@ -76,10 +76,12 @@ def list_jobs(query_data: dict):
     status, kind = query_data.get("status"), query_data.get("kind")
     bound = _query("jobs", query_data, after, before, status=status, kind=kind)
     cursor = pages.decode(r, bound, query_data.get("page_token"))
-    page = catalog.jobs_page(r, tenant(), size, status, kind, after, before, cursor)
+    page = catalog.jobs_page(
+        r, tenant(), size, status, kind, after, before, cursor, view=lambda rec: settle(r, rec)
+    )
     return respond(
         {
-            "jobs": [job_document(settle(r, rec)) for rec in page.items],  # reuse.py
+            "jobs": [job_document(rec) for rec in page.items],  # settled: reuse.py
             "next_page_token": pages.encode(r, bound, page.cursor),
         }
     )

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import msgpack
 
 from .connection import store_errors
-from .jobs import _decode
+from .jobs import _decode, now_iso
 from .runtime import Runtime
 
 BATCH = 256  # index entries read per round trip
@@ -40,10 +39,6 @@ class Cursor:
 class Page:
     items: list[dict]
     cursor: Cursor | None  # None: nothing more
-
-
-def iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def walk(
@@ -66,6 +61,7 @@ def walk(
         top = repr(cursor.score)  # inclusive: ties with the cursor are sorted out below
     bottom = f"({after!r}" if after is not None else "-inf"
     found: list[tuple[dict, Cursor]] = []
+    seen: set[str] = set()  # an entry re-scored by a concurrent write may come round again
     examined, offset, last = 0, 0, cursor
     while len(found) <= size and examined < budget:
         with store_errors():
@@ -74,6 +70,8 @@ def walk(
         entries = [(m.decode(), s) for m, s in batch]
         if cursor is not None:  # ties: only members after the cursor's, in descending order
             entries = [(m, s) for m, s in entries if s != cursor.score or m < cursor.member]
+        entries = [(m, s) for m, s in entries if m not in seen]
+        seen.update(m for m, _ in entries)
         entries = entries[: budget - examined]
         items = load(entries) if entries else []
         gone = []
@@ -89,7 +87,8 @@ def walk(
             last = here
         if gone:
             with store_errors():
-                r.zrem(key, *gone)
+                # the next batch starts that many entries earlier: none is skipped
+                offset -= r.zrem(key, *gone)
         if len(batch) < BATCH:
             if len(found) <= size:
                 return Page([item for item, _ in found], None)
@@ -118,7 +117,7 @@ def circuit_loader(rt: Runtime, tenant: str):
             items.append(
                 {
                     **manifest["meta"],
-                    "stored_at": iso(score),
+                    "stored_at": now_iso(score),
                     "stored_bytes": manifest["stored_bytes"] + len(raw),
                 }
             )
@@ -167,14 +166,23 @@ def jobs_page(
     after=None,
     before=None,
     cursor=None,
+    view: Callable[[dict], dict] = lambda rec: rec,
 ):
+    """``view(record)`` is what the tenant sees (the service settles reused jobs), and what
+    the filters look at: a job listed as succeeded is one ``?status=succeeded`` finds."""
+
     def keep(rec: dict) -> bool:
         return (status is None or rec["status"] == status) and (kind is None or rec["kind"] == kind)
+
+    load = job_loader(rt, tenant)
+
+    def load_viewed(entries: list[tuple[str, float]]) -> list[dict | None]:
+        return [None if rec is None else view(rec) for rec in load(entries)]
 
     return walk(
         rt,
         rt.keys.tenant_jobs(tenant),
-        job_loader(rt, tenant),
+        load_viewed,
         keep,
         size,
         after,
