@@ -62,39 +62,47 @@ def say(args: argparse.Namespace, message: str) -> None:
 
 
 # -- grad ---------------------------------------------------------------------------------
-def _configure_grad(p: argparse.ArgumentParser) -> None:
-    add_circuit_arguments(p)
+def add_gradient_arguments(p: argparse.ArgumentParser, note: str = "") -> None:
+    """The options of a gradient job (``gradient_job`` reads them); ``note`` ends each help."""
     p.add_argument(
         "--mode",
         choices=MODES,
         default="backward",
         help="the Jacobian by forward or backward propagation, or auto: the smaller "
         "(default backward); jvp, vjp, hvp: J·v, uᵀ·J, H·v as circuits with inputs "
-        "tangent[x] / cotangent[f] (docs/modes.md)",
+        f"tangent[x] / cotangent[f] (docs/modes.md){note}",
     )
     p.add_argument(
-        "--wrt", type=names, metavar="x,y,...", help="inputs to differentiate by (default all)"
+        "--wrt",
+        type=names,
+        metavar="x,y,...",
+        help=f"inputs to differentiate by (default all){note}",
     )
     p.add_argument(
-        "--of", type=names, metavar="f,g,...", help="outputs to differentiate (default all)"
+        "--of", type=names, metavar="f,g,...", help=f"outputs to differentiate (default all){note}"
     )
     p.add_argument(
         "--include-value",
         action="store_true",
-        help="the result also outputs the circuit's own outputs, first",
+        help=f"the result also outputs the circuit's own outputs, first{note}",
     )
     p.add_argument(
         "--no-simplify",
         dest="simplify",
         action="store_false",
-        help="keep the raw result of the propagation",
+        help=f"keep the raw result of the propagation{note}",
     )
     p.add_argument(
         "--no-verify",
         dest="verify",
         action="store_false",
-        help="skip the check of the result by central differences (very large circuits)",
+        help=f"skip the check of the result by central differences (very large circuits){note}",
     )
+
+
+def _configure_grad(p: argparse.ArgumentParser) -> None:
+    add_circuit_arguments(p)
+    add_gradient_arguments(p)
     p.add_argument(
         "-o",
         "--output",
@@ -103,9 +111,9 @@ def _configure_grad(p: argparse.ArgumentParser) -> None:
     )
 
 
-def gradient_job(client: Client, ref: CircuitRef, source: Source, args, **options):
-    """Submit the gradient the arguments ask for (``--mode``, ``--wrt``, ``--of``,
-    ``--include-value``, ``--no-simplify``) and wait for it; errors located."""
+def gradient_job(client: Client, ref: CircuitRef, source: Source, args):
+    """Submit the gradient ``add_gradient_arguments``'s options ask for and wait for it;
+    errors located."""
     with located("request"):
         job = client.gradient(
             ref,
@@ -114,7 +122,7 @@ def gradient_job(client: Client, ref: CircuitRef, source: Source, args, **option
             of=args.of,
             include_value=args.include_value,
             simplify=args.simplify,
-            **options,
+            verify=args.verify,
         )
     with located(source.where):
         job.wait(timeout=JOB_TIMEOUT_SECONDS)
@@ -169,7 +177,7 @@ def run_grad(args: argparse.Namespace) -> int:
     source = read_source(args)
     with connect(args) as client:
         ref = upload(client, source)
-        job = gradient_job(client, ref, source, args, verify=args.verify)
+        job = gradient_job(client, ref, source, args)
         with located("result"):
             circuit = job.result.download()
     dump(circuit, out or "-")

@@ -1,8 +1,8 @@
 """``circuitgrad draw``: a circuit, or its gradient, as a picture, through the SDK.
 
     circuitgrad draw CIRCUIT [-o OUT.svg|OUT.dot] [--format svg|dot] [--max-gates N]
-                     [--gradient [--mode backward|forward|auto] [--wrt x,y] [--of f]
-                                 [--include-value] [--no-simplify]]
+                     [--gradient [--mode backward|forward|auto|jvp|vjp|hvp] [--wrt x,y]
+                                 [--of f] [--include-value] [--no-simplify] [--no-verify]]
 
 The picture comes from the service (``GET /v1/circuits/{id}/picture``, or for
 ``--gradient`` the gradient job's ``GET /v1/jobs/{id}/picture``, coloured by where each
@@ -15,10 +15,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from .compute import MODES, connect, gradient_job, say, upload
+from .compute import add_gradient_arguments, connect, gradient_job, say, upload
 from .errors import UsageError, located
 from .program import command
-from .sources import add_circuit_arguments, names, read_source
+from .sources import add_circuit_arguments, read_source
 
 SUFFIXES = {".svg": "svg", ".dot": "dot", ".gv": "dot"}
 
@@ -42,13 +42,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="draw the gradient circuit, its gates coloured by what produced them",
     )
-    p.add_argument("--mode", choices=MODES, default="backward", help="with --gradient")
-    p.add_argument("--wrt", type=names, metavar="x,y,...", help="with --gradient")
-    p.add_argument("--of", type=names, metavar="f,g,...", help="with --gradient")
-    p.add_argument("--include-value", action="store_true", help="with --gradient")
-    p.add_argument(
-        "--no-simplify", dest="simplify", action="store_false", help="with --gradient: raw"
-    )
+    add_gradient_arguments(p, note=" (with --gradient)")
 
 
 def picture_format(args: argparse.Namespace) -> str:

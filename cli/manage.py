@@ -17,14 +17,12 @@ import sys
 from itertools import islice
 
 from circuitgrad.client import NotFound
+from circuitgrad.client.catalog import JOB_KINDS, JOB_STATUSES
 
 from .compute import connect, print_json
 from .errors import UsageError, located
 from .program import command
 from .sources import add_service_arguments
-
-STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-KINDS = ("gradient", "evaluation")
 
 
 def _listing_arguments(p: argparse.ArgumentParser) -> None:
@@ -36,8 +34,8 @@ def _listing_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _jobs_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--status", choices=STATUSES)
-    p.add_argument("--kind", choices=KINDS)
+    p.add_argument("--status", choices=JOB_STATUSES)
+    p.add_argument("--kind", choices=JOB_KINDS)
     _listing_arguments(p)
 
 

@@ -14,8 +14,9 @@ from typing import Any
 
 from . import wire
 from .operations import Call, Op, _path_id
+from .resources import FINAL
 
-JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+JOB_STATUSES = ("queued", "running", *sorted(FINAL))
 JOB_KINDS = ("gradient", "evaluation")
 
 

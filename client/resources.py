@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FINAL = frozenset({"succeeded", "failed", "cancelled"})
-JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 
 
 @dataclass(eq=False, repr=False)

@@ -22,7 +22,6 @@ from .errors import ErrorItem, ValidationError
 MSGPACK = "application/msgpack"
 JSON = "application/json"
 WIRES = {"msgpack": MSGPACK, "json": JSON}
-_NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
 # -- envelopes -------------------------------------------------------------------------

@@ -68,8 +68,28 @@ def check_gradient(c: Circuit, options: dict, s: Settings) -> dict:
 
 
 def sync_work(c: Circuit, points: int) -> int:
-    """The work of evaluating ``c`` at ``points`` points: vertices × points."""
-    return c.n_vertices * points
+    """The work of evaluating ``c`` at ``points`` points: (vertices + outputs) × points."""
+    return (c.n_vertices + len(c.output_names)) * points
+
+
+def check_evaluation(c: Circuit, points: int, s: Settings) -> None:
+    """422 for an evaluation job over the work or the values limit (its values are answered
+    in one response, ``GET /v1/jobs/{id}/values``)."""
+    errors = []
+    work, values = sync_work(c, points), points * len(c.output_names)
+    if work > s.max_eval_work:
+        errors.append(
+            f"{points:,} points of a circuit of {c.n_vertices:,} vertices and "
+            f"{len(c.output_names):,} outputs would take about {work:,} steps; the limit is "
+            f"{s.max_eval_work:,} (CIRCUITGRAD_MAX_EVAL_WORK)"
+        )
+    if values > s.max_eval_values:
+        errors.append(
+            f"{points:,} points × {len(c.output_names):,} outputs would give {values:,} values; "
+            f"the limit is {s.max_eval_values:,} (CIRCUITGRAD_MAX_EVAL_VALUES)"
+        )
+    if errors:
+        raise Invalid(errors=[("/points", message) for message in errors])
 
 
 def evaluates_synchronously(c: Circuit, points: int, s: Settings) -> bool:

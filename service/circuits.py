@@ -9,9 +9,10 @@ from circuitgrad.engine.evaluation.evaluate import evaluate
 from circuitgrad.engine.formats.codec import PACKED_THRESHOLD, to_json, to_msgpack
 
 from . import schemas as s
-from .bounds import evaluates_synchronously
+from .bounds import evaluates_synchronously, sync_work
 from .context import readable_circuit, rt
 from .evaluations import submit_evaluation
+from .offload import OFFLOAD_GATES, cpu
 from .requests import circuit_of, measured, points_of
 from .tenancy import tenant
 from .wire import JSON, MSGPACK, raw_response, read_body, respond, wants_msgpack
@@ -92,14 +93,16 @@ def fetch(circuit_id: str, query_data: dict):
     if circuit_id in request.if_none_match:
         return raw_response(b"", JSON, 304, headers)
     r = rt()
+    heavy = summary["nodes"] > OFFLOAD_GATES  # encoding rows
     if not wants_msgpack():
-        return raw_response(to_json(r.circuits.get(circuit_id)), JSON, 200, headers)
+        body = cpu(to_json, r.circuits.get(circuit_id), heavy=heavy)
+        return raw_response(body, JSON, 200, headers)
     form = query_data.get("form")
     large = summary["nodes"] - len(summary["inputs"]) > PACKED_THRESHOLD  # the codec's rule
     if form == "packed" or (form is None and large):
         body = r.blobs.get(circuit_id)  # stored in the packed form: no re-encoding
     else:
-        body = to_msgpack(r.circuits.get(circuit_id), packed=False)
+        body = cpu(lambda c: to_msgpack(c, packed=False), r.circuits.get(circuit_id), heavy=heavy)
     return raw_response(body, MSGPACK, 200, headers)
 
 
@@ -139,4 +142,5 @@ def evaluate_points(circuit_id: str):
     X = points_of(read_body(), c.inputs)
     if not evaluates_synchronously(c, len(X), r.settings):
         return submit_evaluation(r, circuit_id, c, X)
-    return respond({"outputs": list(c.output_names), "values": evaluate(c, X)})
+    values = cpu(evaluate, c, X, heavy=sync_work(c, len(X)) > 50 * OFFLOAD_GATES)
+    return respond({"outputs": list(c.output_names), "values": values})

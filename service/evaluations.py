@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 
 from apiflask import APIBlueprint
 
 from circuitgrad.worker import batches
-from circuitgrad.worker.errors import StoreFull
+from circuitgrad.worker.errors import StoreError
 from circuitgrad.worker.jobs import content_key
 from circuitgrad.worker.runtime import Runtime
 
 from . import schemas as s
+from .bounds import check_evaluation
 from .context import readable_circuit, rt
 from .errors import Invalid, Unavailable
 from .jobs import job_response
@@ -63,6 +65,7 @@ def create():
 
 def submit_evaluation(r: Runtime, cid: str, c, X):
     """Create (or find) the evaluation job of these points; store them; send the chunks."""
+    check_evaluation(c, len(X), r.settings)
     digest = hashlib.sha256(X.tobytes()).hexdigest()
     options = {"points": len(X), "outputs": list(c.output_names)}
     key = content_key("evaluation", cid, {"points_sha256": digest})
@@ -75,11 +78,11 @@ def submit_evaluation(r: Runtime, cid: str, c, X):
     if created:
         try:
             batches.store_points(r.blobs, job_id, X, chunks)
-        except StoreFull as e:
-            r.jobs.fail(job_id, Unavailable(str(e)).problem(), retryable=True)
-            batches.discard(r.blobs, job_id, chunks)
+        except StoreError as e:  # full, or Redis gone: no job may wait for points it lacks
+            with contextlib.suppress(StoreError):  # (else its chunks fail, retryably, later)
+                r.jobs.fail(job_id, Unavailable(str(e)).problem(), retryable=True)
+                batches.discard(r.blobs, job_id, chunks)
             raise
         send_evaluation(job_id, chunks)
-        r.jobs.mark_enqueued(job_id)
     # about 10⁸ vertex evaluations a second: Retry-After in seconds of that
     return job_response(r.jobs.get(job_id), len(X) * c.n_vertices // 100)

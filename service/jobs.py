@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from types import SimpleNamespace
 
 from apiflask import APIBlueprint
@@ -25,8 +24,6 @@ from .wire import read_body, respond
 
 bp = APIBlueprint("jobs", __name__, url_prefix="/v1", tag="Jobs")
 
-UNSENT_GRACE_SECONDS = 30  # a queued job whose message never went out is sent again after this
-
 
 def job_response(rec: dict, nodes: int = 0):
     """202 with Location and Retry-After while the job runs; 200 once it is final.
@@ -37,15 +34,6 @@ def job_response(rec: dict, nodes: int = 0):
         return respond(doc, 200, headers)
     headers["Retry-After"] = str(round(nodes / 1e6))
     return respond(doc, 202, headers)
-
-
-def _unsent(rec: dict) -> bool:
-    """Queued, never handed to the broker (the submitting process died or the broker was
-    down), and old enough that its submitter is not about to send it."""
-    if rec["status"] != Status.QUEUED or rec.get("enqueued") == "1" or "reuse" in rec:
-        return False
-    created = datetime.fromisoformat(rec["created_at"].replace("Z", "+00:00")).timestamp()
-    return time.time() - created > UNSENT_GRACE_SECONDS
 
 
 @bp.post("/gradients")
@@ -97,11 +85,10 @@ def submit():
     if reused is not None:  # computed before, by anyone: a job of this tenant's all the same
         fields.update(reuse_fields(reused, sizes, req.options["mode"]))
     rec, created = r.jobs.submit(tenant(), "gradient", key, fields)
-    if "reuse" not in rec and (
-        (created and rec["status"] == Status.QUEUED) or (not created and _unsent(rec))
-    ):
+    # a message lost on the way (this process died, the broker was down) is the reaper's:
+    # it sends every queued job again that no worker claimed in time (worker/watch.py)
+    if created and rec["status"] == Status.QUEUED and "reuse" not in rec:
         send_gradient(rec["id"])
-        r.jobs.mark_enqueued(rec["id"])
     return job_response(rec if created else settle(r, rec), summary["nodes"])
 
 

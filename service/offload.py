@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 
+OFFLOAD_GATES = 20_000  # work on a larger circuit is heavy: off the loop
 _pool = None  # (pid, ThreadPool)
 
 

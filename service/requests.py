@@ -21,7 +21,7 @@ from circuitgrad.engine.formats.validate import describe, float_array, number_er
 from circuitgrad.worker.settings import Settings
 
 from .errors import Invalid, PayloadTooLarge
-from .offload import cpu
+from .offload import OFFLOAD_GATES, cpu
 
 EXPRESSION_KEYS = ("expression", "inputs", "output")
 SOURCE_KEYS = ("circuit_id", "circuit", "expression")
@@ -48,7 +48,6 @@ def check_keys(doc: Mapping, allowed, where: str = "") -> None:
 
 
 OFFLOAD_CHARS = 100_000  # expressions and documents this large are parsed off the loop
-OFFLOAD_GATES = 20_000
 
 
 def _length(x) -> int:

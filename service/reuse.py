@@ -52,7 +52,6 @@ def reuse_fields(result: dict, sizes: dict, mode: str) -> dict:
     return {
         "reuse": orjson.dumps(result).decode(),
         "due_at": repr(time.time() + seconds),
-        "enqueued": 1,  # nothing to send: never handed to a worker
     }
 
 
@@ -78,7 +77,7 @@ def settle(r: Runtime, rec: dict) -> dict:
             r.jobs.progress(rec["id"], round(fraction, 2))
             rec = r.jobs.get(rec["id"]) or rec
         return rec
-    if not r.jobs.commit_reused(rec, r.blobs.exists):  # expired meanwhile: compute it
+    if not r.jobs.commit_reused(rec):  # expired meanwhile: compute it
         send_gradient(rec["id"])
     return r.jobs.get(rec["id"]) or rec
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import os
 
-WSGI_APP = "circuitgrad.service.wsgi:app"
-
 
 def _post_fork(server, worker) -> None:
     """In each gunicorn worker: die with the master, however it ends (processes.py)."""

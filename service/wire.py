@@ -25,10 +25,6 @@ JSON_TYPES = frozenset({JSON, "text/json"})
 MSGPACK_TYPES = frozenset({MSGPACK, "application/x-msgpack", "application/vnd.msgpack"})
 
 
-def body_is_msgpack() -> bool:
-    return request.mimetype in MSGPACK_TYPES
-
-
 def read_body():
     """The decoded request body: 415, 413 (over the byte limit of its encoding, whether it
     has a Content-Length or arrives chunked; or more values than a document may have,

@@ -13,18 +13,31 @@ from __future__ import annotations
 _FINAL = "local final = {succeeded=1, failed=1, cancelled=1}\n"
 
 # KEYS: index, active, the tenant's job list, the circuit's pins
-# ARGV: new id, ttl, prefix-of-job-keys, now (unix), recheck at, field/value pairs...
-# -> {id, created, record...}. An existing job is reused unless it was cancelled or failed
-# retryably. A new job is listed for its tenant, and pins its circuit while it is queued.
+# ARGV: new id, ttl, prefix-of-job-keys, now (unix), recheck at, prefix-of-circuit-manifests,
+#       prefix-of-circuit-readers, field/value pairs...
+# -> {id, created, record...}. An existing job is reused unless it was cancelled, failed
+# retryably, or succeeded with a result circuit its tenant can no longer read (deleted by
+# the tenant, or expired): asked again, it is computed again. A new job is listed for its
+# tenant, and pins its circuit while it is queued.
 SUBMIT = (
     _FINAL
     + """
+local function result_gone(rec)
+  local ok, doc = pcall(cjson.decode, redis.call('HGET', rec, 'result') or 'null')
+  if not ok or type(doc) ~= 'table' or type(doc['circuit_id']) ~= 'string' then
+    return false
+  end
+  local cid = doc['circuit_id']
+  return redis.call('EXISTS', ARGV[6] .. cid) == 0
+    or redis.call('SISMEMBER', ARGV[7] .. cid, redis.call('HGET', rec, 'tenant')) == 0
+end
 local cur = redis.call('GET', KEYS[1])
 local gen = 0
 if cur then
   local rec = ARGV[3] .. cur
   local st = redis.call('HGET', rec, 'status')
-  if st and st ~= 'cancelled' and redis.call('HGET', rec, 'retryable') ~= '1' then
+  if st and st ~= 'cancelled' and redis.call('HGET', rec, 'retryable') ~= '1'
+      and not (st == 'succeeded' and result_gone(rec)) then
     return {cur, 0, redis.call('HGETALL', rec)}
   end
   if st then gen = tonumber(redis.call('HGET', rec, 'generation') or '0') + 1 end
@@ -33,7 +46,7 @@ local id = ARGV[1]
 if gen > 0 then id = id .. '-' .. gen end
 local rec = ARGV[3] .. id
 redis.call('DEL', rec)
-redis.call('HSET', rec, 'id', id, 'generation', gen, unpack(ARGV, 6))
+redis.call('HSET', rec, 'id', id, 'generation', gen, unpack(ARGV, 8))
 redis.call('EXPIRE', rec, tonumber(ARGV[2]))
 redis.call('SET', KEYS[1], id, 'EX', tonumber(ARGV[2]))
 redis.call('ZADD', KEYS[3], ARGV[4], id)
@@ -110,6 +123,10 @@ if (not st) or final[st] then
   return {'gone'}
 end
 local now = tonumber(ARGV[2])
+local next_look = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if next_look and tonumber(next_look) > now then  -- looked at meanwhile (a renewal, a reaper)
+  return {'alive'}
+end
 local due = redis.call('HGET', KEYS[1], 'due_at')
 if due then  -- a job reusing a result (service/reuse.py): no worker runs it, it settles
   if tonumber(due) > now then
@@ -155,14 +172,16 @@ return {1, st}
 )
 
 # KEYS: record, done channel, result circuit's readers, result cache, tenant's circuits,
-#       active
+#       active, result circuit's manifest
 # ARGV: now, result, tenant, ttl, now (unix), result circuit id
-# -> 1 succeeded, 0 final already (nothing written)
+# -> 1 succeeded, 0 final already, -1 the result circuit is not stored (deleted since: its
+# last reader let it go); nothing written but on 1
 SUCCEED = (
     _FINAL
     + """
 local st = redis.call('HGET', KEYS[1], 'status')
 if (not st) or final[st] then return 0 end
+if redis.call('EXISTS', KEYS[7]) == 0 then return -1 end
 redis.call('SADD', KEYS[3], ARGV[3])
 redis.call('EXPIRE', KEYS[3], tonumber(ARGV[4]))
 redis.call('SET', KEYS[4], ARGV[2], 'EX', tonumber(ARGV[4]))

@@ -125,12 +125,12 @@ class JobStore:
             "created_at": now_iso(t),
             "updated_at": now_iso(t),
             "deliveries": 0,
-            "enqueued": 0,
             "request_id": current_request_id(),
             **fields,
         }
         recheck = t + self.lease.requeue_after
         argv = [job_id_for(tenant, key), self.ttl, self.keys.job(""), repr(t), recheck]
+        argv += [self.keys.blob(""), self.keys.acl("")]
         for name, value in record.items():
             argv += [name, _encode(name, value)]
         keys = [
@@ -144,10 +144,6 @@ class JobStore:
         if created:
             JOBS_SUBMITTED.labels(kind).inc()
         return _decode(zip(raw[::2], raw[1::2], strict=True)), bool(created)
-
-    def mark_enqueued(self, job_id: str) -> None:
-        with store_errors():
-            self.r.hset(self.keys.job(job_id), "enqueued", 1)
 
     def claim(
         self, job_id: str, worker: str, max_deliveries: int, exhausted: dict, take_over=False
@@ -230,10 +226,12 @@ class JobStore:
             )
         return bool(changed), previous.decode()
 
-    def succeed(self, job: dict, result: dict) -> bool:
+    def succeed(self, job: dict, result: dict) -> int:
         """Commit a gradient job's result in one step: its tenant may read the result
-        circuit, the result is cached for the same request, the job is succeeded. False
-        (and nothing written) when the job was final already, e.g. cancelled."""
+        circuit, the result is cached for the same request, the job is succeeded (1).
+        Nothing is written when the job was final already, e.g. cancelled (0), or when the
+        result circuit is not stored (-1: deleted meanwhile by its last reader; store it
+        again)."""
         keys = [
             self.keys.job(job["id"]),
             self.keys.done_channel(),
@@ -241,20 +239,19 @@ class JobStore:
             self.keys.result(job["content_key"]),
             self.keys.tenant_circuits(job["tenant"]),
             self.keys.active(),
+            self.keys.blob(result["circuit_id"]),
         ]
         args = [now_iso(), orjson.dumps(result), job["tenant"], self.ttl]
         args += [repr(now_ms()), result["circuit_id"]]
         with store_errors():
-            return bool(self._succeed(keys=keys, args=args))
+            return int(self._succeed(keys=keys, args=args))
 
-    def commit_reused(self, rec: dict, stored) -> bool:
+    def commit_reused(self, rec: dict) -> bool:
         """A job that reuses another's result (fields ``reuse``, ``due_at``), now due:
-        succeeded with that result if ``stored(circuit id)`` still, True; else the fields
-        are dropped and the job must be computed after all (sent), False."""
-        result = orjson.loads(rec["reuse"])
-        if stored(result["circuit_id"]):
-            self.succeed(rec, result)  # grants the result circuit, wakes the long polls
-            return True
+        succeeded with that result if its circuit is still stored, True (or final already);
+        else the fields are dropped and the job must be computed after all (sent), False."""
+        if self.succeed(rec, orjson.loads(rec["reuse"])) >= 0:
+            return True  # the result circuit granted, the long polls woken
         with store_errors():
             self.r.hdel(self.keys.job(rec["id"]), "reuse", "due_at")
         return False

@@ -96,7 +96,9 @@ class Settings:
     max_circuit_outputs: int = 1_000_000
     max_result_gates: int = 20_000_000  # predicted raw gradient size of one job
     max_job_work: int = 1_000_000_000  # predicted sweeps x (vertices + wires) of one job
-    max_sync_work: int = 50_000_000  # vertices x points of a synchronous evaluation
+    max_sync_work: int = 50_000_000  # (vertices + outputs) x points of a synchronous evaluation
+    max_eval_work: int = 20_000_000_000  # the same of an evaluation job (about a minute)
+    max_eval_values: int = 10_000_000  # points x outputs of an evaluation job (80 MB)
     circuit_cache_bytes: int = 256 * MiB  # decoded circuits kept per API/worker process
     # the HTTP front (gunicorn with gevent)
     header_timeout: float = 10.0  # seconds to send a request's headers (and keep-alive idle)
@@ -130,10 +132,6 @@ class Settings:
         if self.soft_time_limit >= self.hard_time_limit:
             raise ValueError("CIRCUITGRAD_SOFT_TIME_LIMIT must be below the hard limit")
 
-    def tenant_of(self, key: str) -> str | None:
-        """The tenant an API key belongs to, or None for an unknown key."""
-        return dict(self.api_keys).get(key)
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -161,6 +159,8 @@ class Settings:
             max_result_gates=_int(env, "CIRCUITGRAD_MAX_RESULT_GATES", d.max_result_gates),
             max_job_work=_int(env, "CIRCUITGRAD_MAX_JOB_WORK", d.max_job_work),
             max_sync_work=_int(env, "CIRCUITGRAD_MAX_SYNC_WORK", d.max_sync_work),
+            max_eval_work=_int(env, "CIRCUITGRAD_MAX_EVAL_WORK", d.max_eval_work),
+            max_eval_values=_int(env, "CIRCUITGRAD_MAX_EVAL_VALUES", d.max_eval_values),
             circuit_cache_bytes=_int(env, "CIRCUITGRAD_CIRCUIT_CACHE_BYTES", d.circuit_cache_bytes),
             header_timeout=_float(env, "CIRCUITGRAD_HEADER_TIMEOUT", d.header_timeout),
             body_timeout=_float(env, "CIRCUITGRAD_BODY_TIMEOUT", d.body_timeout),

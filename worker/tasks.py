@@ -67,11 +67,13 @@ def _limited(fn, job_id: str, *args):
     try:
         return fn(rt, job_id, *args)
     except SoftTimeLimitExceeded:
+        log.warning("job %s over its time limit", job_id, exc_info=True)  # where it was
         rt.jobs.fail(job_id, time_limit_problem(rt.settings.soft_time_limit))
         return "failed"
     except SystemError as e:  # the limit's signal landed inside a compiled kernel
         if not isinstance(e.__context__, SoftTimeLimitExceeded):
             raise
+        log.warning("job %s over its time limit", job_id, exc_info=True)
         rt.jobs.fail(job_id, time_limit_problem(rt.settings.soft_time_limit))
         return "failed"
     except MemoryError:

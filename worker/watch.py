@@ -52,6 +52,9 @@ def running_jobs() -> dict[str, list]:
     return jobs
 
 
+RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end"
+
+
 def reap(rt: Runtime, send, owner: str, limit: int = 200) -> int:
     """Re-queue the due jobs (if this process gets the reaper's lock); how many were sent."""
     if not rt.redis.set(rt.keys.reaper(), owner, nx=True, ex=REAPER_LOCK_SECONDS):
@@ -62,7 +65,7 @@ def reap(rt: Runtime, send, owner: str, limit: int = 200) -> int:
             outcome, kind, chunks, done = rt.jobs.reap(job_id)
             if outcome == "settle":  # a reused result, due: commit it, or compute it
                 rec = rt.jobs.get(job_id)
-                if rec is None or rt.jobs.commit_reused(rec, rt.blobs.exists):
+                if rec is None or rt.jobs.commit_reused(rec):
                     continue
                 kind = "gradient"
             elif outcome != "send":
@@ -75,8 +78,8 @@ def reap(rt: Runtime, send, owner: str, limit: int = 200) -> int:
                 send("gradient", [job_id])
             sent += 1
             log.warning("job %s re-queued (lease lapsed or message missing)", job_id)
-    finally:
-        rt.redis.delete(rt.keys.reaper())
+    finally:  # ours only: a lock that expired meanwhile may be another reaper's now
+        rt.redis.eval(RELEASE, 1, rt.keys.reaper(), owner)
     return sent
 
 

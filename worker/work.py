@@ -142,21 +142,22 @@ def run_gradient(rt: Runtime, job_id: str, worker: str) -> str:
         if check and hooks.should_stop(force=True):
             return "cancelled"
         checked = verification(g, options) if check else None
-        meta, _ = patiently(rt, lambda: rt.circuits.put(g.circuit, measured=cert["result"]))
-        result = gradient_result(meta, g, cert, checked)
-        # a result finished after a cancellation is not recorded; its circuit, which other
-        # jobs may share (ids are content hashes), expires with the retention period
-        done = patiently(rt, lambda: rt.jobs.succeed(job, result))
+        done = -1
+        while done < 0:  # stored again if its last reader deleted it between the two steps
+            meta, _ = patiently(rt, lambda: rt.circuits.put(g.circuit, measured=cert["result"]))
+            result = gradient_result(meta, g, cert, checked)
+            # a result finished after a cancellation is not recorded; its circuit, which
+            # other jobs may share (ids are content hashes), expires with the retention
+            done = patiently(rt, lambda: rt.jobs.succeed(job, result))  # noqa: B023
         return "succeeded" if done else "cancelled"
     except Cancelled:
         return "cancelled"
     except CircuitError as e:
         rt.jobs.fail(job_id, invalid(e.errors, "the engine rejected the request"))
         return "failed"
-    except BlobMissing:
-        rt.jobs.fail(
-            job_id, problem(404, "not-found", "Not found", "the job's circuit is no longer stored")
-        )
+    except BlobMissing:  # retryable: storing the circuit again makes a new job of it
+        missing = problem(404, "not-found", "Not found", "the job's circuit is no longer stored")
+        rt.jobs.fail(job_id, missing, retryable=True)
         return "failed"
     except StoreFull as e:
         rt.jobs.fail(job_id, store_full_problem(e), retryable=True)
@@ -252,13 +253,9 @@ def run_evaluation_chunk(rt: Runtime, job_id: str, index: int, worker: str = "wo
         if done == 2:
             batches.discard(rt.blobs, job_id, chunks, values=False)  # inputs not needed now
         return "succeeded" if done == 2 else "chunk-done"
-    except BlobMissing:
-        rt.jobs.fail(
-            job_id,
-            problem(
-                404, "not-found", "Not found", "the job's circuit or points are no longer stored"
-            ),
-        )
+    except BlobMissing:  # retryable: submitting the points again makes a new job
+        detail = "the job's circuit or points are no longer stored"
+        rt.jobs.fail(job_id, problem(404, "not-found", "Not found", detail), retryable=True)
         return "failed"
     except StoreFull as e:
         rt.jobs.fail(job_id, store_full_problem(e), retryable=True)

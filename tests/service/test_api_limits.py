@@ -125,9 +125,30 @@ def test_synchronous_evaluation_is_limited_by_work(service_settings):
     cid = c.post("/v1/circuits", json=expression).get_json()["id"]
     one = {"points": [{"x": 1, "y": 2}]}
     assert c.post(f"/v1/circuits/{cid}/evaluate", json=one).status_code == 200
-    points = {"points": {"x": [1.0] * 20, "y": [2.0] * 20}}  # 20 points x 5 vertices > 50
+    points = {"points": {"x": [1.0] * 20, "y": [2.0] * 20}}  # 20 x (5 vertices + 1 output)
     r = c.post(f"/v1/circuits/{cid}/evaluate", json=points)
     assert r.status_code == 202 and r.get_json()["kind"] == "evaluation"
+
+
+def test_evaluation_jobs_are_limited_by_work_and_by_values(service_settings):
+    # x*y + k: 5 vertices, 1 output; in a job 40 points are 240 steps and 40 values
+    c = client(service_settings, max_sync_work=0, max_eval_work=239, max_eval_values=10**6)
+    cid = c.post("/v1/circuits", json={"expression": f"x*y + {uuid.uuid4().int % 999}"})
+    cid = cid.get_json()["id"]
+    points = {"points": {"x": [1.0] * 40, "y": [2.0] * 40}}
+    for r in (
+        c.post(f"/v1/circuits/{cid}/evaluate", json=points),
+        c.post("/v1/evaluations", json={"circuit_id": cid, **points}),
+    ):
+        doc = problem(r, 422)
+        assert doc["errors"][0]["path"] == "/points"
+        assert "240" in doc["detail"] and "CIRCUITGRAD_MAX_EVAL_WORK" in doc["detail"]
+    c = client(service_settings, max_sync_work=0, max_eval_values=39)
+    r = c.post("/v1/evaluations", json={"circuit_id": cid, **points})
+    assert "CIRCUITGRAD_MAX_EVAL_VALUES" in problem(r, 422)["detail"]
+    c = client(service_settings, max_sync_work=0, max_eval_work=240, max_eval_values=40)
+    r = c.post("/v1/evaluations", json={"circuit_id": cid, **points})
+    assert r.status_code == 202, r.data  # at both limits: accepted
 
 
 def test_the_circuit_cache_is_bounded_in_bytes(service_settings):

@@ -142,3 +142,34 @@ def test_one_reaper_at_a_time(client, rt):
     assert reap(rt, lambda *a: pytest.fail("reaped under another's lock"), "test") == 0
     rt.redis.delete(rt.keys.reaper())
     assert reap(rt, lambda *a: None, "test") == 1
+
+
+def test_a_reaper_releases_only_its_own_lock(client, rt):
+    """A reaper slower than its lock's expiry must not delete the lock another took since."""
+    job_id = queued_job(client)
+    due_now(rt, job_id)
+
+    def slow_send(kind, args):
+        rt.redis.set(rt.keys.reaper(), "the-next-reaper", ex=5)  # ours expired meanwhile
+
+    assert reap(rt, slow_send, "test") == 1
+    assert rt.redis.get(rt.keys.reaper()) == b"the-next-reaper"
+
+
+def test_a_job_looked_at_meanwhile_is_not_sent_twice(client, rt):
+    """Two reapers that read the same due list: the second finds the job rescheduled."""
+    job_id = queued_job(client)
+    due_now(rt, job_id)
+    assert rt.jobs.due() == [job_id]
+    assert rt.jobs.reap(job_id)[0] == "send"  # the first reaper's look
+    assert rt.jobs.reap(job_id)[0] == "alive"  # the second's, from its stale list
+
+
+def test_a_result_circuit_deleted_before_the_commit_is_not_granted(client, rt):
+    """SUCCEED checks the result circuit still exists: no job points at a deleted one."""
+    job_id = queued_job(client)
+    job = rt.jobs.get(job_id)
+    result = {"circuit_id": "c_" + "0" * 32}  # never stored
+    assert rt.jobs.succeed(job, result) == -1
+    assert rt.jobs.get(job_id)["status"] == "queued"
+    assert not rt.redis.exists(rt.keys.acl(result["circuit_id"]))
