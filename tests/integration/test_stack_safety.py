@@ -233,5 +233,4 @@ def test_notifications_reach_long_polls_under_gevent(http):
         t.start()
     for t in threads:
         t.join()
-    print("RESULTS", results)
     assert all(status == "succeeded" and took < 20 for status, took, _ in results), results
