@@ -8,21 +8,10 @@ import uuid
 
 import pytest
 
-from circuitgrad.cli.program import main
 
-
-@pytest.fixture(params=["local", "service"])
-def run(request, capsys, monkeypatch):
-    monkeypatch.delenv("CIRCUITGRAD_URL", raising=False)
-    monkeypatch.delenv("CIRCUITGRAD_API_KEY", raising=False)
-    url = None if request.param == "local" else request.getfixturevalue("stack").url
-
-    def run(*argv):
-        code = main([*argv, *(["--url", url] if url else [])])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+@pytest.fixture
+def run(cli):
+    return cli
 
 
 def test_list_jobs_and_circuits_then_delete(run, tmp_path):

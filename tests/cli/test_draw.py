@@ -5,24 +5,13 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from circuitgrad.cli.program import main
-
 EQ1 = "(x - 3*y - 3*z + 5)**2 + (x - 2*y - 2*z)**2 + (x + y - 5*z - 3)**2"
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-@pytest.fixture(params=["local", "service"])
-def run(request, capsys, monkeypatch):
-    monkeypatch.delenv("CIRCUITGRAD_URL", raising=False)
-    monkeypatch.delenv("CIRCUITGRAD_API_KEY", raising=False)
-    url = None if request.param == "local" else request.getfixturevalue("stack").url
-
-    def run(*argv):
-        code = main(["draw", *argv] + (["--url", url] if url else []))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+@pytest.fixture
+def run(cli):
+    return lambda *argv: cli("draw", *argv)
 
 
 def texts(root) -> set[str]:
