@@ -46,6 +46,13 @@ def gradient_names(c: Circuit, xs, fs, include_value: bool = False) -> list[str]
     return names
 
 
+def _grown(a: np.ndarray, size: int, used: int) -> np.ndarray:
+    """``a`` with room for ``size`` items, its first ``used`` kept (the rest is garbage)."""
+    out = np.empty(size, a.dtype)
+    out[:used] = a[:used]
+    return out
+
+
 class _Buffer:
     """The result's arrays, growing: the source circuit, the rule gates, then the sweeps'."""
 
@@ -72,15 +79,19 @@ class _Buffer:
 
     def reserve(self, gates: int, wires: int) -> None:
         g, w = self.count[0] + gates, self.count[1] + wires
+        used_g, used_w = int(self.count[0]), int(self.count[1])
         if g > len(self.op):
             size = max(g, 2 * len(self.op))
-            self.op, self.param = np.resize(self.op, size), np.resize(self.param, size)
-            self.offsets = np.resize(self.offsets, size + 1)
+            self.op, self.param = _grown(self.op, size, used_g), _grown(self.param, size, used_g)
+            self.offsets = _grown(self.offsets, size + 1, used_g + 1)
             if self.prov is not None:
                 self.prov = np.concatenate([self.prov, np.full(size - len(self.prov), -2)])
         if w > len(self.args):
             size = max(w, 2 * len(self.args))
-            self.args, self.coeffs = np.resize(self.args, size), np.resize(self.coeffs, size)
+            self.args, self.coeffs = (
+                _grown(self.args, size, used_w),
+                _grown(self.coeffs, size, used_w),
+            )
 
     @property
     def tuple(self):
@@ -122,7 +133,11 @@ class Sweeps:
             wires_active + vertices_active + 2,
             6 * wires_active + vertices_active + 2,
         )
-        self.buf = _Buffer(c, P.emitter.arrays(), *self.per_sweep)
+        # room for one sweep and its seeds (at most every input or every output) from the
+        # start: growing later copies the whole result
+        seeds = c.n_inputs + len(c.outputs) + 2
+        gates, wires = self.per_sweep
+        self.buf = _Buffer(c, P.emitter.arrays(), gates + seeds, wires + 2 * seeds)
         if provenance:
             self.buf.prov = np.full(len(self.buf.op), -2, INDEX)
         self.P = (P.scale, P.offset, P.factors)
