@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from oracle import assert_jacobian_matches, central_differences, naive_eval
 from randcircuit import circuits, points
 
-from circuitgrad.engine import differentiate, hvp, jvp, predicted_size, vjp
+from circuitgrad.engine import differentiate, hvp, jvp, parse_expression, predicted_size, vjp
 from circuitgrad.engine.building import generate
 from circuitgrad.engine.core.layout import MODES, layout
 from circuitgrad.engine.core.measures import measures
@@ -27,6 +27,13 @@ def _usable(c, x) -> bool:
     """Finite and moderate values: where differences mean something."""
     values = naive_eval(c, x)
     return bool(np.all(np.isfinite(values)) and np.abs(values).max() < 1e6)
+
+
+def _largest_value(c, x) -> float:
+    """The largest finite value any vertex of ``c`` takes at ``x``."""
+    every = c.with_outputs(np.arange(c.n_vertices), [f"v{i}" for i in range(c.n_vertices)])
+    values = np.abs(naive_eval(every, x)[0])
+    return float(values[np.isfinite(values)].max(initial=0.0))
 
 
 def _jacobian(c, x, wrt=None, of=None):
@@ -107,8 +114,13 @@ def test_hvp_is_the_hessian_times_v(c, xs, vs, data):
     for simplify in (False, True):
         H = hvp(c, wrt=wrt, simplify=simplify)
         assert H.output_names == tuple(f"hvp[{w}]" for w in wrt)
-        got = naive_eval(H, np.concatenate([x, v]))[0]
-        np.testing.assert_allclose(got, hessian @ v, rtol=1e-9, atol=1e-9, equal_nan=True)
+        xv = np.concatenate([x, v])
+        got = naive_eval(H, xv)[0]
+        # two orders of summing the same terms: apart by the rounding of the largest
+        # (near a singularity, e.g. hypot(x, x) at x = 1e-216: terms of 1e216 that cancel)
+        scale = max(_largest_value(H, xv), _largest_value(grad, x))
+        atol = 1e-9 + 1e-13 * scale * max(1.0, float(np.abs(v).sum()))
+        np.testing.assert_allclose(got, hessian @ v, rtol=1e-9, atol=atol, equal_nan=True)
 
 
 @SETTINGS
@@ -218,3 +230,15 @@ def test_predicted_size_for_every_mode():
         actual = differentiate(c, mode=mode, of=of, simplify=False).raw["size"]
         predicted = predicted_size(c, mode, of=of)
         assert actual / 3 <= predicted <= 3 * actual, (mode, predicted, actual)
+
+
+def test_hvp_near_a_singularity_is_off_by_rounding_only():
+    """-hypot(x, x) = -√2·|x| has H = 0 off 0; at x = -7e-217 the H·v circuit sums terms
+    of 10²¹⁶ that cancel (the case hypothesis found): what is left is rounding, far below
+    the terms, and nothing overflows."""
+    c = parse_expression("-hypot(x, x)")
+    x, v = np.array([-7.014086226727262e-217]), np.array([-0.32105923917214385])
+    got = naive_eval(hvp(c), np.concatenate([x, v]))[0]
+    assert np.all(np.isfinite(got)) and abs(got[0]) < 1e-13 * _largest_value(hvp(c), [*x, *v])
+    far = naive_eval(hvp(c), np.array([-0.5, 1.0]))[0]
+    assert far[0] == pytest.approx(0.0, abs=1e-15)

@@ -143,6 +143,7 @@ def test_redis_crash_with_jobs_queued_and_running(tmp_path, process_stack):
                         r = http.get(f"/v1/jobs/{j}", params={"wait": 2})
                         if r.status_code == 200 and r.json()["status"] in FINAL:
                             final[j] = r.json()
+            print(f"Redis back: all {len(jobs)} jobs final {time.monotonic() - back:.1f} s later")
             errors = {j: final[j]["error"] for j in jobs if final[j]["status"] != "succeeded"}
             assert not errors, errors
             # and the results are right: the full gradient against central differences
@@ -215,6 +216,7 @@ def test_worker_main_process_killed_mid_job(pair):
             "the job final on the other worker",
         )
         assert time.monotonic() - killed < 60
+        print(f"worker main process killed: the job final {time.monotonic() - killed:.1f} s later")
         assert job["status"] == "succeeded", job["error"]
         rec = record(stack, job_id)
         assert rec["worker"] != victim and rec["deliveries"] == 2
