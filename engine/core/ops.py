@@ -198,7 +198,14 @@ BY_CODE: tuple[Op, ...] = OPS
 INPUT, CONST, ADD, MUL = BY_NAME["input"], BY_NAME["const"], BY_NAME["add"], BY_NAME["mul"]
 MUL0 = BY_NAME["mul0"]
 GATE_OPS: tuple[Op, ...] = tuple(op for op in OPS if op.name != "input")  # allowed in documents
-STRONG_ZERO = np.array([op.strong_zero for op in OPS])  # by code
+# the table's columns by op code, for vectorised and compiled code (validation, the tape,
+# simplification, the packed form)
+UNBOUNDED = 2**62  # max_args of an n-ary op: more arguments than any circuit holds
+MIN_ARGS = np.array([op.min_args for op in OPS], np.int64)
+MAX_ARGS = np.array([UNBOUNDED if op.max_args is None else op.max_args for op in OPS], np.int64)
+HAS_PARAM = np.array([op.param is not None for op in OPS])
+HAS_COEFFS = np.array([op.coeffs for op in OPS])
+STRONG_ZERO = np.array([op.strong_zero for op in OPS])
 
 
 def needs_strong_zero(op_codes: np.ndarray) -> bool:

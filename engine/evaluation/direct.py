@@ -16,13 +16,10 @@ import numpy as np
 from .. import jit
 from ..core import ops
 from ..core.circuit import Circuit
+from ..core.ops import HAS_COEFFS, HAS_PARAM, MAX_ARGS, MIN_ARGS
 from .kernels import LOAD, LOAD_CONST, OUT, PREFETCH_PAD
 from .tape import (
-    _HAS_COEFFS,
-    _HAS_PARAM,
     _KIND,
-    _MAX_ARGS,
-    _MIN_ARGS,
     SUM,
     Tape,
     _check,
@@ -77,12 +74,12 @@ def _streams(op, arg_offsets, args, coeffs, param, outputs, n_inputs, kind, has_
 
 def direct_tape(c: Circuit) -> Tape:
     """``c`` as a tape with a slot per vertex (no liveness, folding or scheduling)."""
-    bad, vertex = _check(c.op, c.arg_offsets, c.args, c.n_inputs, c.outputs, _KIND, _MIN_ARGS,
-                         _MAX_ARGS)  # fmt: skip
+    bad, vertex = _check(c.op, c.arg_offsets, c.args, c.n_inputs, c.outputs, _KIND, MIN_ARGS,
+                         MAX_ARGS)  # fmt: skip
     if bad:
         raise _malformed(c, bad, vertex)
     ins, num, count = _streams(c.op, c.arg_offsets, c.args, c.coeffs, c.param, c.outputs,
-                               c.n_inputs, _KIND, _HAS_PARAM, _HAS_COEFFS)  # fmt: skip
+                               c.n_inputs, _KIND, HAS_PARAM, HAS_COEFFS)  # fmt: skip
     pre = np.zeros(count + PREFETCH_PAD, np.int32)
     empty = np.empty(0, np.int64)
     return Tape(ins, num, pre, c.n_vertices, c.n_inputs, len(c.outputs), c.n_gates, empty,

@@ -32,6 +32,7 @@ import numpy as np
 from .. import jit
 from ..core import ops
 from ..core.circuit import Circuit
+from ..core.ops import HAS_COEFFS, HAS_PARAM, MAX_ARGS, MIN_ARGS
 from ..errors import CircuitError, ErrorItem, pointer
 from . import kernels
 from .kernels import LOAD, LOAD_CONST, OUT, PREFETCH_PAD
@@ -52,10 +53,6 @@ _KIND = np.array(
     ],
     dtype=np.int64,
 )
-_MIN_ARGS = np.array([op.min_args for op in ops.OPS], dtype=np.int64)
-_MAX_ARGS = np.array([-1 if op.max_args is None else op.max_args for op in ops.OPS], np.int64)
-_HAS_PARAM = np.array([op.param is not None for op in ops.OPS], dtype=np.bool_)
-_HAS_COEFFS = np.array([op.coeffs for op in ops.OPS], dtype=np.bool_)
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,7 +108,7 @@ def _pool() -> ThreadPoolExecutor:
 def compile_tape(c: Circuit) -> Tape:
     """Lower ``c`` (``evaluate.tape_of`` caches the result per circuit)."""
     arrays = (c.op, c.arg_offsets, c.args)
-    bad, vertex = _check(*arrays, c.n_inputs, c.outputs, _KIND, _MIN_ARGS, _MAX_ARGS)
+    bad, vertex = _check(*arrays, c.n_inputs, c.outputs, _KIND, MIN_ARGS, MAX_ARGS)
     if bad:
         raise _malformed(c, bad, vertex)
     is_const = _constant_gates(*arrays, c.n_inputs, _KIND)
@@ -130,7 +127,7 @@ def _lower(c: Circuit, outputs, is_const, value, live) -> Tape:
     V = c.n_vertices
     rep, fold = _fold_reductions(
         c.op, c.arg_offsets, c.args, c.coeffs, c.n_inputs, is_const, value, live, _KIND,
-        _HAS_COEFFS,
+        HAS_COEFFS,
     )  # fmt: skip
     rargs = rep[c.args]
     folding = np.isin(_KIND, (SUM, PRODUCT))[c.op]
@@ -144,7 +141,7 @@ def _lower(c: Circuit, outputs, is_const, value, live) -> Tape:
     last_read = _last_reads(offsets, ids, reads, out_ids, len(sched) + V)
     ins, num, pre, n_slots = _emit(
         c.op[sched], c.param[sched], fold[sched], offsets, ids, reads, coeffs, out_ids,
-        c.n_inputs, is_const, value, _KIND, _HAS_PARAM, _HAS_COEFFS, last_read,
+        c.n_inputs, is_const, value, _KIND, HAS_PARAM, HAS_COEFFS, last_read,
     )  # fmt: skip
     const_outputs = np.flatnonzero(is_const[outputs])
     return Tape(
@@ -175,7 +172,7 @@ def _check(op, arg_offsets, args, n_inputs, outputs, kind, min_args, max_args):
         if code >= kind.shape[0] or kind[code] == SOURCE_INPUT:
             return 1, v
         n = arg_offsets[v + 1] - arg_offsets[v]
-        if n < min_args[code] or (max_args[code] >= 0 and n > max_args[code]):
+        if n < min_args[code] or n > max_args[code]:
             return 2, v
         for w in range(arg_offsets[v], arg_offsets[v + 1]):
             if args[w] < 0 or args[w] >= v:

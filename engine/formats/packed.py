@@ -18,6 +18,7 @@ import numpy as np
 
 from ..core import ops
 from ..core.circuit import INDEX, Circuit
+from ..core.ops import HAS_COEFFS, HAS_PARAM, MAX_ARGS, MIN_ARGS
 from ..errors import MAX_ERRORS
 from .validate import (
     Errors,
@@ -49,10 +50,6 @@ PACKED_KEYS = (
 REQUIRED = ("format", "inputs", "ops", "index", "op", "arity", "args", "outputs")
 INDEX_TYPES = {"int32": np.dtype("<i4"), "int64": np.dtype("<i8")}
 F64 = np.dtype("<f8")
-_MIN_ARGS = np.array([op.min_args for op in ops.OPS], dtype=INDEX)
-_MAX_ARGS = np.array([2**62 if op.max_args is None else op.max_args for op in ops.OPS], INDEX)
-_HAS_PARAM = np.array([op.param is not None for op in ops.OPS])
-_HAS_COEFFS = np.array([op.coeffs for op in ops.OPS])
 _PARAM_OPS = " and ".join(op.name for op in ops.OPS if op.param)  # for messages
 _COEFF_OPS = " and ".join(op.name for op in ops.OPS if op.coeffs)
 
@@ -66,8 +63,8 @@ def canonical_gates(c: Circuit):
     arity = np.diff(c.arg_offsets[n:])
     first = int(c.arg_offsets[n])
     args = c.args[first:]
-    coeffs = np.where(np.repeat(_HAS_COEFFS[op], arity), c.coeffs[first:], 1.0)
-    param = np.where(_HAS_PARAM[op], c.param[n:], 0.0)
+    coeffs = np.where(np.repeat(HAS_COEFFS[op], arity), c.coeffs[first:], 1.0)
+    param = np.where(HAS_PARAM[op], c.param[n:], 0.0)
     return op, arity, args, coeffs, param
 
 
@@ -213,7 +210,7 @@ def from_packed(doc: Mapping, base_path: str = "") -> Circuit:
         known & (op == ops.INPUT.code),
         lambda k: f"gate {k} has op code {op_raw[k]}, which is 'input', not a gate op",
     )
-    lo, hi = _MIN_ARGS[op], np.minimum(_MAX_ARGS[op], W)
+    lo, hi = MIN_ARGS[op], np.minimum(MAX_ARGS[op], W)
     _report(
         errs,
         "arity",
@@ -245,7 +242,7 @@ def from_packed(doc: Mapping, base_path: str = "") -> Circuit:
     coeffs = np.ones(W)
     if raw["coeffs"] is not None:
         coeffs = np.frombuffer(raw["coeffs"], dtype=F64).astype(np.float64)
-        off_add = ~np.repeat(_HAS_COEFFS[op], arity) & (coeffs != 1.0)
+        off_add = ~np.repeat(HAS_COEFFS[op], arity) & (coeffs != 1.0)
         _report(
             errs,
             "coeffs",
@@ -262,13 +259,13 @@ def from_packed(doc: Mapping, base_path: str = "") -> Circuit:
         _report(
             errs,
             "param",
-            ~_HAS_PARAM[op] & (param != 0.0),
+            ~HAS_PARAM[op] & (param != 0.0),
             lambda k: (
                 f"gate {k} ({ops.BY_CODE[op[k]].name}) has parameter {float(param[k])!r}; "
                 f"only {_PARAM_OPS} carry one"
             ),
         )
-        param = np.where(_HAS_PARAM[op], param, 0.0)  # -0.0 on a sin gate is no parameter
+        param = np.where(HAS_PARAM[op], param, 0.0)  # -0.0 on a sin gate is no parameter
     outputs = doc.get("outputs")
     m = len(outputs) if isinstance(outputs, list) else None
     outputs = check_outputs(outputs, V, errs)

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..core import ops
 from ..core.circuit import INDEX, Circuit
+from ..core.ops import MAX_ARGS, MIN_ARGS
 from .checks import (
     ABSENT,
     INPUT_NAME,
@@ -82,8 +83,6 @@ ROW_FORMAT = "circuitgrad.circuit/1"
 TOP_KEYS = ("format", "inputs", "gates", "outputs", "output_names")
 
 # the gate rules, by op code, as the fast scan reads them
-_MIN_ARGS = np.array([op.min_args for op in ops.OPS], dtype=INDEX)
-_MAX_ARGS = np.array([INDEX(2**62) if op.max_args is None else op.max_args for op in ops.OPS])
 _PARAM_KEY = tuple(op.param for op in ops.OPS)  # by code: "value", "p" or None
 _PLAIN = tuple(op.param is None for op in ops.OPS)  # {"op", "args"} says everything
 
@@ -185,7 +184,7 @@ def gates_from_rows(gates: list, n_inputs: int, errs: Errors):
     bad[bad_wires] = True
     bad |= (args < 0) | (args >= owner + n_inputs)
     suspects.update(owner[bad].tolist())
-    suspects.update(np.flatnonzero((arity < _MIN_ARGS[op]) | (arity > _MAX_ARGS[op])).tolist())
+    suspects.update(np.flatnonzero((arity < MIN_ARGS[op]) | (arity > MAX_ARGS[op])).tolist())
 
     coef_val, bad_coefs = float_array(rows.coef_val)
     coef_gate = np.array(rows.coef_gate, dtype=INDEX)
