@@ -29,6 +29,7 @@ import numpy as np
 from .. import jit
 from ..core import ops
 from ..core.circuit import INDEX, Circuit
+from ..core.ops import HAS_COEFFS, HAS_PARAM, MAX_ARGS, MIN_ARGS
 from ..errors import CircuitError, pointer
 from . import interning, rewrite
 from .interning import append, gate_hash, inline, intern, njit, prefetch, prefetch_slot
@@ -41,18 +42,14 @@ PREFETCH_AHEAD = 8  # gates: remap reads are cache misses on large circuits
 MAX_VERTICES = 2**32 - 2  # the sharing table keeps vertex + 1 in 32 bits
 
 N_OPS = len(ops.OPS)
-HAS_PARAM = np.array([op.param is not None for op in ops.OPS])
-HAS_COEFFS = np.array([op.coeffs for op in ops.OPS])
 COMMUTATIVE = np.array([op.reduction is not None for op in ops.OPS])
-MIN_ARGS = np.array([op.min_args for op in ops.OPS], np.int64)
-MAX_ARGS = np.array([-1 if op.max_args is None else op.max_args for op in ops.OPS], np.int64)
 
 
 # -- one gate --------------------------------------------------------------------------
 @inline
 def load(g, v, op, offsets, args, coeffs, param, remap):
     """Source gate v into g, arguments renumbered, parameter and coefficients kept only
-    where its op has them, 2-argument add/mul sorted by vertex. False if malformed."""
+    where its op has them (``rewrite_gate`` sorts a pair). False if malformed."""
     if not well_formed(v, op, offsets, args):
         return False
     code = op[v]
@@ -63,10 +60,17 @@ def load(g, v, op, offsets, args, coeffs, param, remap):
     for i in range(n):
         g.args[i] = remap[args[offsets[v] + i]]
         g.coeffs[i] = coeffs[offsets[v] + i] if with_coeffs else 1.0
-    if COMMUTATIVE[code] and n == SORTED_ARITY and g.args[1] < g.args[0]:
+    return True
+
+
+@inline
+def sort_pair(g):
+    """A 2-argument add, mul or mul0 with its arguments by vertex: a + b and b + a are one
+    gate. After every rule too: a rule that drops arguments may leave two unsorted."""
+    code = g.code[0]
+    if code < N_OPS and COMMUTATIVE[code] and g.n[0] == SORTED_ARITY and g.args[1] < g.args[0]:
         g.args[0], g.args[1] = g.args[1], g.args[0]
         g.coeffs[0], g.coeffs[1] = g.coeffs[1], g.coeffs[0]
-    return True
 
 
 @inline
@@ -74,7 +78,7 @@ def well_formed(v, op, offsets, args):
     """A known gate op, an arity it allows, arguments that are earlier vertices."""
     code = op[v]
     n = offsets[v + 1] - offsets[v]
-    if code == INPUT or code >= N_OPS or n < MIN_ARGS[code] or 0 <= MAX_ARGS[code] < n:
+    if code == INPUT or code >= N_OPS or n < MIN_ARGS[code] or n > MAX_ARGS[code]:
         return False
     for w in range(offsets[v], offsets[v + 1]):
         if args[w] < 0 or args[w] >= v:
@@ -86,7 +90,10 @@ def well_formed(v, op, offsets, args):
 def rewrite_gate(g, out):
     """The rules until none matches, or the gate became a constant or a copy."""
     for _ in range(MAX_REWRITES):
-        if g.code[0] == COPY or g.code[0] == CONST or not apply_rules(g, out):
+        if g.code[0] == COPY or g.code[0] == CONST:
+            return
+        sort_pair(g)
+        if not apply_rules(g, out):
             return
 
 

@@ -18,6 +18,7 @@ from circuitgrad.engine.building import generate
 from circuitgrad.engine.core.measures import size
 from circuitgrad.engine.core.ops import BY_NAME, OPS
 from circuitgrad.engine.errors import CircuitError
+from circuitgrad.engine.formats.codec import from_document
 from circuitgrad.engine.passes import rewrite
 from circuitgrad.engine.passes.gradient import differentiate
 from circuitgrad.engine.passes.rewrite import RULES
@@ -403,3 +404,21 @@ def test_cache_key_is_the_same_in_every_process():
     code = "from circuitgrad.engine.passes.simplify import fingerprint; print(fingerprint())"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == fingerprint()
+
+
+def test_a_product_left_with_two_arguments_is_sorted_like_one_loaded_with_two():
+    """mul0(t, s, s', t) with s, s' folding away leaves mul0(t, s''): a pair sorted by
+    vertex, as simplification loads one; else simplifying again changes it (hypothesis)."""
+    doc = {"inputs": ["x0", "x1"], "outputs": [6], "gates": [
+        {"op": "square", "args": [1]},            # 2
+        {"op": "tanh", "args": [0]},              # 3
+        {"op": "const", "value": 1.0},            # 4
+        {"op": "add", "args": [2, 0]},            # 5
+        {"op": "mul0", "args": [5, 4, 3, 4]},     # 6: the constants fold away
+    ]}  # fmt: skip
+    once = simplify(from_document(doc))
+    twice = simplify(once)
+    [k] = np.flatnonzero(once.op == BY_NAME["mul0"].code)
+    pair = once.args[once.arg_offsets[k] : once.arg_offsets[k + 1]]
+    assert len(pair) == 2 and pair[0] < pair[1]
+    np.testing.assert_array_equal(twice.args, once.args)
