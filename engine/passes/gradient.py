@@ -17,7 +17,8 @@ from .predict import predicted_sizes
 from .propagate import activity, propagate
 from .provenance import Provenance, copies
 
-ENGINE_VERSION = "3"  # bump when results for the same request may differ (2: ops; 3: modes)
+# bump when results for the same request may differ (2: ops; 3: modes; 4: pairs sorted)
+ENGINE_VERSION = "4"
 __all__ = ["ENGINE_VERSION", "MODES", "Gradient", "differentiate", "gradient", "jvp", "vjp", "hvp"]
 
 
